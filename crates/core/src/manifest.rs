@@ -1,0 +1,140 @@
+//! The manifest: one [`EditExample`] JSON object per line (JSONL). Appendable, read as a stream.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Lines, Write};
+use std::path::{Path, PathBuf};
+
+use crate::{EditExample, Error, Result};
+
+/// Conventional file name of a manifest inside a data folder.
+pub const MANIFEST_FILE: &str = "manifest.jsonl";
+
+/// Streams examples from a manifest, one line at a time, validating each.
+pub struct ManifestReader {
+    path: PathBuf,
+    lines: Lines<BufReader<File>>,
+    line: usize,
+}
+
+impl ManifestReader {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(ManifestReader { path, lines: BufReader::new(file).lines(), line: 0 })
+    }
+
+    /// The folder that relative paths in this manifest are relative to.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+impl Iterator for ManifestReader {
+    /// Each item is an example, or an error naming the file and 1-based line.
+    type Item = Result<EditExample>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let text = match self.lines.next()? {
+                Ok(t) => t,
+                Err(e) => return Some(Err(Error::io(&self.path, e))),
+            };
+            self.line += 1;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let parsed = serde_json::from_str::<EditExample>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|ex| ex.validate().map(|_| ex).map_err(|e| e.to_string()));
+            return Some(parsed.map_err(|reason| Error::Record {
+                path: self.path.clone(),
+                line: self.line,
+                reason,
+            }));
+        }
+    }
+}
+
+/// Reads a whole manifest; the first bad line is an error.
+pub fn read_manifest(path: impl AsRef<Path>) -> Result<Vec<EditExample>> {
+    ManifestReader::open(path)?.collect()
+}
+
+/// Appends examples to a manifest, one flushed line each, so a killed writer leaves at most
+/// one partial last line.
+pub struct ManifestWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl ManifestWriter {
+    /// Creates (or truncates) a manifest.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path.as_ref(), OpenOptions::new().write(true).create(true).truncate(true))
+    }
+
+    /// Opens a manifest for appending, creating it if needed.
+    pub fn append(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path.as_ref(), OpenOptions::new().append(true).create(true))
+    }
+
+    fn open_with(path: &Path, options: &OpenOptions) -> Result<Self> {
+        let file = options.open(path).map_err(|e| Error::io(path, e))?;
+        Ok(ManifestWriter { path: path.to_path_buf(), out: BufWriter::new(file) })
+    }
+
+    pub fn write(&mut self, example: &EditExample) -> Result<()> {
+        example.validate()?;
+        let line = serde_json::to_string(example).map_err(|e| Error::Record {
+            path: self.path.clone(),
+            line: 0,
+            reason: e.to_string(),
+        })?;
+        writeln!(self.out, "{line}")
+            .and_then(|_| self.out.flush())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EditType, Reward};
+
+    fn example(id: &str) -> EditExample {
+        EditExample {
+            id: id.into(),
+            source: "s.png".into(),
+            edited: "e.png".into(),
+            instruction: "remove the square".into(),
+            edit_type: EditType::Remove,
+            rewards: Some(Reward::perfect()),
+            target: Some("t.png".into()),
+            mask: Some("m.png".into()),
+            provenance: serde_json::json!({"seed": 3}),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        ManifestWriter::create(&path).unwrap().write(&example("a")).unwrap();
+        ManifestWriter::append(&path).unwrap().write(&example("b")).unwrap();
+        let read = read_manifest(&path).unwrap();
+        assert_eq!(read, vec![example("a"), example("b")]);
+    }
+
+    #[test]
+    fn bad_line_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let good = serde_json::to_string(&example("a")).unwrap();
+        std::fs::write(&path, format!("{good}\n\n{{\"id\": \"b\", \"sour")).unwrap();
+        let items: Vec<_> = ManifestReader::open(&path).unwrap().collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        let err = items[1].as_ref().unwrap_err().to_string();
+        assert!(err.contains("manifest.jsonl:3"), "{err}");
+    }
+}

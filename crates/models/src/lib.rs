@@ -1,0 +1,1 @@
+//! Burn modules of the reward-conditioned editor (issue 3).

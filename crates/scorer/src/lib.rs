@@ -1,0 +1,1 @@
+//! Scorers: the `Scorer` trait, the LVLM teacher, the student (issue 5).
