@@ -32,6 +32,16 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// An entry of a JSON object file (RewardEdit-20K, Real-Edit `instructions.json`) is
+    /// malformed; `key` names the entry (the object key, or `key#n` for its n-th element).
+    #[error("{} entry {key:?}: {reason}", path.display())]
+    Entry { path: PathBuf, key: String, reason: String },
+    /// A `FORMAT:PATH` data-set specification that cannot be understood.
+    #[error("invalid data set {spec:?}: {reason}")]
+    Spec { spec: String, reason: String },
+    /// An item of a data set is unusable and bad items were not to be skipped.
+    #[error("bad item {location}: {reason}\n(fix or remove it, or skip bad items (--skip-bad) to list them all)")]
+    BadItem { location: String, reason: String },
 }
 
 impl Error {
