@@ -1,1 +1,18 @@
-//! Scorers: the `Scorer` trait, the LVLM teacher, the student (issue 5).
+//! Scorers measure an edit on the three reward axes (following, preservation, quality).
+//!
+//! - [`Scorer`]: the extension point; a [`ScoreRequest`] in, a [`Reward`](rewardedit_core::Reward)
+//!   out, or a typed [`ScoreError`] — never an invented score.
+//! - [`lvlm::LvlmScorer`]: the teacher, any OpenAI-compatible vision-language endpoint.
+//! - [`label::label`]: the resumable labelling job over a manifest.
+
+pub mod error;
+pub mod label;
+pub mod lvlm;
+pub mod request;
+pub mod scorer;
+
+pub use error::ScoreError;
+pub use label::{label, LabelError, LabelOptions, LabelProgress, LabelSummary};
+pub use lvlm::{LvlmConfig, LvlmScorer, Preset};
+pub use request::{image_hash, ScoreRequest};
+pub use scorer::Scorer;
