@@ -85,7 +85,8 @@ pub fn probe(path: impl AsRef<Path>, limits: &ImageLimits) -> Result<ImageInfo> 
     let mut decoder = reader.into_decoder().map_err(fail)?;
     check_alloc(path, decoder.total_bytes(), decoder.dimensions(), limits)?;
     let (w, h) = decoder.dimensions();
-    let (width, height) = if swaps_sides(decoder.orientation().map_err(fail)?) { (h, w) } else { (w, h) };
+    let (width, height) =
+        if swaps_sides(decoder.orientation().map_err(fail)?) { (h, w) } else { (w, h) };
     Ok(ImageInfo { width, height, format })
 }
 
@@ -146,7 +147,10 @@ where
     let mut out = BufWriter::new(file);
     PngEncoder::new(&mut out)
         .write_image(image.as_raw(), image.width(), image.height(), P::COLOR_TYPE)
-        .map_err(|e| Error::Image { path: path.into(), reason: format!("cannot write PNG: {e}") })?;
+        .map_err(|e| Error::Image {
+            path: path.into(),
+            reason: format!("cannot write PNG: {e}"),
+        })?;
     out.flush().map_err(|e| Error::io(path, e))
 }
 
@@ -198,7 +202,10 @@ fn round_to_multiple(x: f64, m: u32) -> u32 {
 fn swaps_sides(o: Orientation) -> bool {
     matches!(
         o,
-        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
     )
 }
 
@@ -206,7 +213,10 @@ fn swaps_sides(o: Orientation) -> bool {
 fn read_file(path: &Path, limits: &ImageLimits) -> Result<Vec<u8>> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::Image { path: path.into(), reason: "is a folder, not an image file".into() });
+        return Err(Error::Image {
+            path: path.into(),
+            reason: "is a folder, not an image file".into(),
+        });
     }
     if meta.len() > limits.max_alloc_bytes {
         return Err(Error::Image {
@@ -231,10 +241,10 @@ fn reader<'a>(
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() {
-        if let Ok(f) = ImageFormat::from_path(path) {
-            reader.set_format(f);
-        }
+    if reader.format().is_none()
+        && let Ok(f) = ImageFormat::from_path(path)
+    {
+        reader.set_format(f);
     }
     let format = reader.format().ok_or_else(|| Error::Image {
         path: path.into(),
@@ -271,15 +281,16 @@ fn explain(path: &Path, format: ImageFormat, limits: &ImageLimits, e: ImageError
              decompression bomb; raise ImageLimits if the image is genuine",
             limits.describe()
         ),
-        ImageError::Unsupported(u) => format!(
-            "unsupported {name} variant: {u}; convert it to an 8-bit RGB PNG or JPEG"
-        ),
+        ImageError::Unsupported(u) => {
+            format!("unsupported {name} variant: {u}; convert it to an 8-bit RGB PNG or JPEG")
+        }
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => format!(
             "the {name} data ends early: the file is truncated; re-download or re-export it"
         ),
         other => format!(
-            "cannot decode as {name}: {other}; the file is damaged, truncated or not really a \
-             {name} image"
+            "cannot decode as {name}: {}; the file is damaged, truncated or not really a \
+             {name} image",
+            other.to_string().trim_end_matches('.')
         ),
     };
     Error::Image { path: path.into(), reason }
@@ -289,8 +300,8 @@ fn explain(path: &Path, format: ImageFormat, limits: &ImageLimits, e: ImageError
 /// lenient: it fills a truncated scan with grey and succeeds, so truncation is caught here.
 /// Data after the end marker (camera trailers, motion photos) is allowed.
 fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
-    const TRUNCATED: &str =
-        "the JPEG data ends before its end-of-image marker: the file is truncated; re-download or re-export it";
+    const TRUNCATED: &str = "the JPEG data ends before its end-of-image marker: the file is \
+                             truncated; re-download or re-export it";
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return Err("not a JPEG file: it lacks the start-of-image marker".into());
     }
@@ -309,7 +320,9 @@ fn check_jpeg_complete(bytes: &[u8]) -> std::result::Result<(), String> {
             0xD9 => return Ok(()),
             0x01 | 0xD0..=0xD7 => {}
             _ => {
-                let Some(len) = bytes.get(i..i + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+                let Some(len) =
+                    bytes.get(i..i + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                else {
                     return Err(TRUNCATED.into());
                 };
                 i += len;

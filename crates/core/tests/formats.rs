@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 use rewardedit_core::formats::{
-    check, read_examples, read_real_edit, read_rewardedit20k, write_imagefolder, write_rewardedit20k, CheckOptions,
-    EditRequest, Format, FormatSpec, ImageFolderReader,
+    CheckOptions, EditRequest, Format, FormatSpec, ImageFolderReader, check, read_examples,
+    read_real_edit, read_rewardedit20k, write_imagefolder, write_rewardedit20k,
 };
 use rewardedit_core::image_io::save_png;
-use rewardedit_core::manifest::{ManifestWriter, MANIFEST_FILE};
-use rewardedit_core::{classify_instruction, AxisScore, EditExample, EditType, Error, Reward};
+use rewardedit_core::manifest::{MANIFEST_FILE, ManifestWriter};
+use rewardedit_core::{AxisScore, EditExample, EditType, Error, Reward, classify_instruction};
 use serde_json::json;
 
 fn real_edit_dir() -> PathBuf {
@@ -46,7 +46,8 @@ fn truncate(path: &Path) {
 #[test]
 fn real_edit_has_80_images_and_560_instructions_80_per_type() {
     let dir = real_edit_dir();
-    let requests: Vec<EditRequest> = read_real_edit(&dir).unwrap().collect::<Result<_, _>>().unwrap();
+    let requests: Vec<EditRequest> =
+        read_real_edit(&dir).unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(requests.len(), 560);
     let first = &requests[0];
     assert_eq!(first.id, "10.jpeg#1");
@@ -56,7 +57,8 @@ fn real_edit_has_80_images_and_560_instructions_80_per_type() {
     let ids: std::collections::BTreeSet<_> = requests.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), 560, "ids are unique");
 
-    let report = check(&spec(&format!("real-edit:{}", dir.display())), &CheckOptions::default()).unwrap();
+    let report =
+        check(&spec(&format!("real-edit:{}", dir.display())), &CheckOptions::default()).unwrap();
     assert_eq!((report.format, report.images, report.items), (Format::RealEdit, 80, 560));
     assert!(report.per_type.values().all(|&n| n == 80), "{:?}", report.per_type);
     assert!(report.bad.is_empty());
@@ -67,7 +69,8 @@ fn real_edit_has_80_images_and_560_instructions_80_per_type() {
 
 #[test]
 fn the_keyword_classifier_mostly_agrees_with_real_edit_labels() {
-    let requests: Vec<EditRequest> = read_real_edit(&real_edit_dir()).unwrap().map(Result::unwrap).collect();
+    let requests: Vec<EditRequest> =
+        read_real_edit(&real_edit_dir()).unwrap().map(Result::unwrap).collect();
     let mut per_type: BTreeMap<EditType, (usize, usize)> = BTreeMap::new();
     for r in &requests {
         let e = per_type.entry(r.edit_type).or_default();
@@ -113,7 +116,11 @@ fn real_edit_round_trip_in_file_order() {
             req("a.jpeg#7", "a.jpeg", "Make it a pencil sketch.", EditType::Style),
         ]
     );
-    let report = check(&spec(&format!("real-edit:{}/instructions.json", dir.path().display())), &CheckOptions::default()).unwrap();
+    let report = check(
+        &spec(&format!("real-edit:{}/instructions.json", dir.path().display())),
+        &CheckOptions::default(),
+    )
+    .unwrap();
     assert_eq!((report.images, report.items), (2, 3));
     assert_eq!(report.per_type[&EditType::Remove], 1);
     assert_eq!(report.per_type[&EditType::Add], 0);
@@ -135,7 +142,10 @@ fn malformed_real_edit_entries_are_errors_or_listed() {
     let err = check(&s, &CheckOptions::default()).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::BadItem { .. }));
-    assert!(message.contains("\"a.jpeg#2\"") && message.contains("N. Type: instruction"), "{message}");
+    assert!(
+        message.contains("\"a.jpeg#2\"") && message.contains("N. Type: instruction"),
+        "{message}"
+    );
     assert!(message.contains("--skip-bad"), "{message}");
 
     let report = check(&s, &skip_bad()).unwrap();
@@ -143,15 +153,27 @@ fn malformed_real_edit_entries_are_errors_or_listed() {
     let reasons: Vec<String> = report.bad.iter().map(ToString::to_string).collect();
     assert_eq!(reasons.len(), 4, "{reasons:#?}");
     assert!(reasons[0].contains("a.jpeg#2"), "{reasons:#?}");
-    assert!(reasons[1].contains("Recolor") && reasons[1].contains("unknown edit type"), "{reasons:#?}");
-    assert!(reasons[2].contains("\"b.jpeg\"") && reasons[2].contains("expected a list"), "{reasons:#?}");
+    assert!(
+        reasons[1].contains("Recolor") && reasons[1].contains("unknown edit type"),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons[2].contains("\"b.jpeg\"") && reasons[2].contains("expected a list"),
+        "{reasons:#?}"
+    );
     // c.jpeg's entry is well formed but its image is missing: the item names the file.
     assert!(reasons[3].contains("c.jpeg#1") && reasons[3].contains("imgs/c.jpeg"), "{reasons:#?}");
 }
 
 // ---------------------------------------------------------------- manifest
 
-fn example(id: &str, source: &str, edited: &str, instruction: &str, edit_type: EditType) -> EditExample {
+fn example(
+    id: &str,
+    source: &str,
+    edited: &str,
+    instruction: &str,
+    edit_type: EditType,
+) -> EditExample {
     EditExample {
         id: id.into(),
         source: source.into(),
@@ -201,7 +223,12 @@ fn manifest_round_trip_and_check_with_bad_files() {
     assert_eq!((report.items, report.images), (2, 5));
     assert_eq!(report.per_type[&EditType::Add], 0);
     assert_eq!(report.bad.len(), 2);
-    assert!(report.bad[1].reason.contains("fake.png") && report.bad[1].reason.contains("not really a PNG"), "{:?}", report.bad);
+    assert!(
+        report.bad[1].reason.contains("fake.png")
+            && report.bad[1].reason.contains("not really a PNG"),
+        "{:?}",
+        report.bad
+    );
 }
 
 // ---------------------------------------------------------------- image folder
@@ -224,15 +251,20 @@ fn imagefolder_round_trip() {
     assert_eq!(row["edited_image"], "out/ed.png");
     assert_eq!(row["edit_prompt"], "turn it into a watercolor");
 
-    let read: Vec<EditExample> = ImageFolderReader::open(dir.path()).unwrap().map(Result::unwrap).collect();
+    let read: Vec<EditExample> =
+        ImageFolderReader::open(dir.path()).unwrap().map(Result::unwrap).collect();
     assert_eq!(read, [e.clone()]);
-    let report = check(&spec(&format!("imagefolder:{}", dir.path().display())), &CheckOptions::default()).unwrap();
+    let report =
+        check(&spec(&format!("imagefolder:{}", dir.path().display())), &CheckOptions::default())
+            .unwrap();
     assert_eq!((report.items, report.images, report.per_type[&EditType::Style]), (1, 2, 1));
 
     // Images outside the folder cannot be written as relative names.
     let mut outside = e.clone();
     outside.source = "/elsewhere/in.png".into();
-    assert!(write_imagefolder(dir.path(), [&outside]).unwrap_err().to_string().contains("not inside"));
+    assert!(
+        write_imagefolder(dir.path(), [&outside]).unwrap_err().to_string().contains("not inside")
+    );
 }
 
 #[test]
@@ -253,7 +285,8 @@ fn imagefolder_as_diffusers_writes_it() {
     let err = items[1].as_ref().unwrap_err().to_string();
     assert!(err.contains("metadata.jsonl:2") && err.contains("edited_image"), "{err}");
 
-    let report = check(&spec(&format!("imagefolder:{}", dir.path().display())), &skip_bad()).unwrap();
+    let report =
+        check(&spec(&format!("imagefolder:{}", dir.path().display())), &skip_bad()).unwrap();
     assert_eq!((report.items, report.bad.len()), (1, 1));
     assert!(report.bad[0].location.ends_with("metadata.jsonl:2"), "{:?}", report.bad);
 }
@@ -263,13 +296,17 @@ fn imagefolder_as_diffusers_writes_it() {
 /// An InstructPix2Pix root with two sample folders (one holding two seeds) and the authors'
 /// reward JSON text over them, integer and float scores mixed, keys not in sorted order.
 fn tiny_rewardedit(root: &Path) -> String {
-    for (folder, seeds, edit) in [("shard-00/0001", &[42u64][..], "make the car red"), ("shard-00/0002", &[7, 3], "add fireworks in the sky")] {
+    for (folder, seeds, edit) in [
+        ("shard-00/0001", &[42u64][..], "make the car red"),
+        ("shard-00/0002", &[7, 3], "add fireworks in the sky"),
+    ] {
         let dir = root.join(folder);
         for &seed in seeds {
             jpeg(&dir.join(format!("{seed}_0.jpg")), seed as u8);
             jpeg(&dir.join(format!("{seed}_1.jpg")), seed as u8 + 1);
         }
-        let prompt = json!({"input": "a car on a road", "edit": edit, "output": "a red car on a road"});
+        let prompt =
+            json!({"input": "a car on a road", "edit": edit, "output": "a red car on a road"});
         std::fs::write(dir.join("prompt.json"), prompt.to_string()).unwrap();
     }
     r#"{
@@ -295,7 +332,8 @@ fn rewardedit20k_reads_the_authors_json_and_round_trips() {
     let json_path = root.path().join("rewardedit20k.json");
     std::fs::write(&json_path, text).unwrap();
 
-    let read: Vec<EditExample> = read_rewardedit20k(&json_path, root.path()).unwrap().map(Result::unwrap).collect();
+    let read: Vec<EditExample> =
+        read_rewardedit20k(&json_path, root.path()).unwrap().map(Result::unwrap).collect();
     assert_eq!(read.len(), 2);
     let e = &read[0];
     assert_eq!(e.id, "shard-00/0002", "file order is kept");
@@ -306,19 +344,27 @@ fn rewardedit20k_reads_the_authors_json_and_round_trips() {
     let r = e.rewards.as_ref().unwrap();
     assert_eq!(r.scores(), [4.5, 2.0, 5.0]);
     assert_eq!(r.verdicts(), [true, false, true]);
-    assert_eq!(r.joined_text(), "the fireworks are faint; the trees changed colour; No noticeable issues");
+    assert_eq!(
+        r.joined_text(),
+        "the fireworks are faint; the trees changed colour; No noticeable issues"
+    );
     assert_eq!(e.provenance["pairs_in_folder"], 2);
     assert_eq!(e.provenance["output"], "a red car on a road");
 
     let written = root.path().join("written.json");
     assert_eq!(write_rewardedit20k(&written, root.path(), &read).unwrap(), 2);
-    let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
+    let back: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
     assert_eq!(back, original, "same keys, scores (ints stay ints) and texts");
-    let reread: Vec<EditExample> = read_rewardedit20k(&written, root.path()).unwrap().map(Result::unwrap).collect();
+    let reread: Vec<EditExample> =
+        read_rewardedit20k(&written, root.path()).unwrap().map(Result::unwrap).collect();
     assert_eq!(reread, read);
 
     let s = spec(&format!("rewardedit20k:{}", json_path.display()));
-    assert_eq!(s, FormatSpec::RewardEdit20k { json: json_path.clone(), ip2p_root: root.path().into() });
+    assert_eq!(
+        s,
+        FormatSpec::RewardEdit20k { json: json_path.clone(), ip2p_root: root.path().into() }
+    );
     let report = check(&s, &CheckOptions::default()).unwrap();
     assert_eq!((report.items, report.images), (2, 4));
 }
@@ -329,7 +375,12 @@ fn rewardedit20k_writer_needs_rewards_and_one_example_per_folder() {
     let mut e = example("x", "", "", "make it red", EditType::Local);
     e.source = root.path().join("f/1_0.jpg");
     let out = root.path().join("out.json");
-    assert!(write_rewardedit20k(&out, root.path(), [&e]).unwrap_err().to_string().contains("no rewards"));
+    assert!(
+        write_rewardedit20k(&out, root.path(), [&e])
+            .unwrap_err()
+            .to_string()
+            .contains("no rewards")
+    );
     let low = AxisScore::new(1.0, false, "the car is still blue").unwrap();
     e.rewards = Some(Reward::new(low, Reward::perfect().preservation, Reward::perfect().quality));
     let err = write_rewardedit20k(&out, root.path(), [&e, &e]).unwrap_err().to_string();
@@ -352,7 +403,10 @@ fn rewardedit20k_bad_entries_and_images() {
     let s = spec(&format!("rewardedit20k:{},{}", json_path.display(), ip2p.display()));
 
     let err = check(&s, &CheckOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("\"shard-00/0001\"") && err.contains("quality") && err.contains("outside"), "{err}");
+    assert!(
+        err.contains("\"shard-00/0001\"") && err.contains("quality") && err.contains("outside"),
+        "{err}"
+    );
     let report = check(&s, &skip_bad()).unwrap();
     assert_eq!(report.items, 0);
     let bad: Vec<String> = report.bad.iter().map(ToString::to_string).collect();
@@ -369,18 +423,29 @@ fn rewardedit20k_bad_entries_and_images() {
 
 #[test]
 fn specs_parse_and_explain_mistakes() {
-    assert_eq!(spec("manifest:/no/such/m.jsonl"), FormatSpec::Manifest { path: "/no/such/m.jsonl".into() });
+    assert_eq!(
+        spec("manifest:/no/such/m.jsonl"),
+        FormatSpec::Manifest { path: "/no/such/m.jsonl".into() }
+    );
     assert_eq!(
         spec("rewardedit20k:/d/r.json,/ip2p"),
         FormatSpec::RewardEdit20k { json: "/d/r.json".into(), ip2p_root: "/ip2p".into() }
     );
-    assert_eq!(spec("rewardedit20k:r.json"), FormatSpec::RewardEdit20k { json: "r.json".into(), ip2p_root: ".".into() });
+    assert_eq!(
+        spec("rewardedit20k:r.json"),
+        FormatSpec::RewardEdit20k { json: "r.json".into(), ip2p_root: ".".into() }
+    );
     assert_eq!(spec("Real-Edit:x"), FormatSpec::RealEdit { dir: "x".into() });
     assert_eq!(spec("imagefolder:x").to_string(), "imagefolder:x");
-    for (bad, needle) in [("real-edit", "one of manifest, rewardedit20k, imagefolder, real-edit"), ("coco:x", "unknown format"), ("manifest:", "empty")] {
+    for (bad, needle) in [
+        ("real-edit", "one of manifest, rewardedit20k, imagefolder, real-edit"),
+        ("coco:x", "unknown format"),
+        ("manifest:", "empty"),
+    ] {
         let err = bad.parse::<FormatSpec>().unwrap_err().to_string();
         assert!(err.contains(needle), "{bad}: {err}");
     }
-    let err = check(&spec("real-edit:/no/such/dir"), &CheckOptions::default()).unwrap_err().to_string();
+    let err =
+        check(&spec("real-edit:/no/such/dir"), &CheckOptions::default()).unwrap_err().to_string();
     assert!(err.contains("/no/such/dir/instructions.json"), "{err}");
 }

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba};
-use rewardedit_core::image_io::{
-    fit_to_multiple, load_gray, load_image, load_rgb, probe, resize_keep_aspect, resize_to, save_png, to_rgb8,
-    ImageLimits,
-};
 use rewardedit_core::Error;
+use rewardedit_core::image_io::{
+    ImageLimits, fit_to_multiple, load_gray, load_image, load_rgb, probe, resize_keep_aspect,
+    resize_to, save_png, to_rgb8,
+};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
@@ -25,7 +25,8 @@ fn png_bytes(image: &DynamicImage) -> Vec<u8> {
 
 /// A 32x16 JPEG: left half red, right half blue (large flat areas survive compression).
 fn red_blue_jpeg() -> Vec<u8> {
-    let img = RgbImage::from_fn(32, 16, |x, _| if x < 16 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
+    let img =
+        RgbImage::from_fn(32, 16, |x, _| if x < 16 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, 95).encode_image(&img).unwrap();
     out
@@ -56,9 +57,9 @@ fn sixteen_bit_png_is_scaled_to_eight_bits() {
 fn alpha_is_composited_over_white() {
     let dir = tempfile::tempdir().unwrap();
     let img = ImageBuffer::from_fn(3, 1, |x, _| match x {
-        0 => Rgba([255u8, 0, 0, 0]),   // fully transparent red -> white
-        1 => Rgba([0, 0, 255, 255]),   // opaque blue -> blue
-        _ => Rgba([0, 0, 0, 128]),     // half-transparent black -> mid grey
+        0 => Rgba([255u8, 0, 0, 0]), // fully transparent red -> white
+        1 => Rgba([0, 0, 255, 255]), // opaque blue -> blue
+        _ => Rgba([0, 0, 0, 128]),   // half-transparent black -> mid grey
     });
     let path = write(dir.path(), "alpha.png", &png_bytes(&DynamicImage::ImageRgba8(img)));
     let rgb = load_rgb(&path).unwrap();
@@ -109,14 +110,55 @@ fn rgb_png_round_trips_exactly() {
     assert_eq!(load_rgb(&path).unwrap(), img);
 }
 
+/// A hand-built 2x1 uncompressed 8-bit CMYK TIFF (the `image` encoders cannot write CMYK).
+fn cmyk_tiff(pixels: [[u8; 4]; 2]) -> Vec<u8> {
+    let entry = |tag: u16, kind: u16, count: u32, value: u32| {
+        [&tag.to_le_bytes()[..], &kind.to_le_bytes(), &count.to_le_bytes(), &value.to_le_bytes()]
+            .concat()
+    };
+    let (short, long) = (3, 4);
+    let ifd_end = 8 + 2 + 10 * 12 + 4;
+    let entries = [
+        entry(256, short, 1, 2),          // ImageWidth
+        entry(257, short, 1, 1),          // ImageLength
+        entry(258, short, 4, ifd_end),    // BitsPerSample: 8,8,8,8 stored after the IFD
+        entry(259, short, 1, 1),          // Compression: none
+        entry(262, short, 1, 5),          // PhotometricInterpretation: separated (CMYK)
+        entry(273, long, 1, ifd_end + 8), // StripOffsets: after the bits
+        entry(277, short, 1, 4),          // SamplesPerPixel
+        entry(278, short, 1, 1),          // RowsPerStrip
+        entry(279, long, 1, 8),           // StripByteCounts
+        entry(284, short, 1, 1),          // PlanarConfiguration: chunky
+    ];
+    let mut out = b"II*\x00\x08\x00\x00\x00".to_vec();
+    out.extend((entries.len() as u16).to_le_bytes());
+    entries.iter().for_each(|e| out.extend(e));
+    out.extend(0u32.to_le_bytes());
+    assert_eq!(out.len(), ifd_end as usize);
+    out.extend([8u16; 4].iter().flat_map(|b| b.to_le_bytes()));
+    out.extend(pixels.concat());
+    out
+}
+
+#[test]
+fn cmyk_tiff_is_converted_to_rgb() {
+    let dir = tempfile::tempdir().unwrap();
+    // Magenta + yellow ink = red; no ink = white.
+    let path = write(dir.path(), "cmyk.tif", &cmyk_tiff([[0, 255, 255, 0], [0, 0, 0, 0]]));
+    let rgb = load_rgb(&path).unwrap();
+    assert_eq!(rgb.dimensions(), (2, 1));
+    assert_eq!(*rgb.get_pixel(0, 0), Rgb([255, 0, 0]));
+    assert_eq!(*rgb.get_pixel(1, 0), Rgb([255, 255, 255]));
+}
+
 /// Inserts an APP1 Exif segment with the given orientation right after the SOI marker.
 fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
     let tiff: Vec<u8> = [
-        &b"MM\x00\x2A\x00\x00\x00\x08"[..],        // big-endian TIFF header, IFD at offset 8
-        &[0x00, 0x01],                              // one entry
+        &b"MM\x00\x2A\x00\x00\x00\x08"[..], // big-endian TIFF header, IFD at offset 8
+        &[0x00, 0x01],                      // one entry
         &[0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01], // Orientation, SHORT, count 1
-        &[0x00, orientation, 0x00, 0x00],           // value, padded
-        &[0x00, 0x00, 0x00, 0x00],                  // no next IFD
+        &[0x00, orientation, 0x00, 0x00],   // value, padded
+        &[0x00, 0x00, 0x00, 0x00],          // no next IFD
     ]
     .concat();
     let payload = [&b"Exif\x00\x00"[..], &tiff].concat();
@@ -150,7 +192,10 @@ fn a_decompression_bomb_header_is_rejected_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     // A 20-byte PPM claiming 100000 x 100000 RGB pixels (30 GB decoded).
     let path = write(dir.path(), "bomb.ppm", b"P6\n100000 100000\n255\n\x00\x00\x00");
-    for result in [probe(&path, &ImageLimits::default()).map(drop), load_image(&path, &ImageLimits::default()).map(drop)] {
+    for result in [
+        probe(&path, &ImageLimits::default()).map(drop),
+        load_image(&path, &ImageLimits::default()).map(drop),
+    ] {
         let (p, reason) = image_reason(result.unwrap_err());
         assert_eq!(p, path);
         assert!(reason.contains("limit"), "{reason}");
@@ -173,7 +218,9 @@ fn limits_are_configurable() {
 #[test]
 fn truncated_and_fake_images_fail_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let png = png_bytes(&DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| Rgb([x as u8, y as u8, 3]))));
+    let png = png_bytes(&DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| {
+        Rgb([x as u8, y as u8, 3])
+    })));
     let jpeg = red_blue_jpeg();
     let cases = [
         ("cut.png", png[..png.len() / 2].to_vec(), "PNG"),
@@ -213,7 +260,9 @@ fn content_decides_the_format_over_the_extension() {
 #[test]
 fn resize_keeps_aspect_for_three_shapes() {
     // Landscape 16:9, portrait like Real-Edit's tallest (1:2.1), and square.
-    for ((w, h), want) in [((1280, 720), (512, 320)), ((612, 1280), (256, 512)), ((300, 300), (512, 512))] {
+    for ((w, h), want) in
+        [((1280, 720), (512, 320)), ((612, 1280), (256, 512)), ((300, 300), (512, 512))]
+    {
         let img = RgbImage::from_pixel(w, h, Rgb([9, 8, 7]));
         let out = resize_keep_aspect(&img, 512, 64);
         assert_eq!(out.dimensions(), want, "{w}x{h}");
@@ -226,7 +275,12 @@ fn resize_keeps_aspect_for_three_shapes() {
 
 #[test]
 fn fit_to_multiple_and_back_to_the_original_size() {
-    let img = RgbImage::from_fn(100, 70, |x, _| if x < 50 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) });
+    let img =
+        RgbImage::from_fn(
+            100,
+            70,
+            |x, _| if x < 50 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) },
+        );
     let fitted = fit_to_multiple(&img, 64);
     assert_eq!(fitted.dimensions(), (128, 64));
     let back = resize_to(&fitted, 100, 70);

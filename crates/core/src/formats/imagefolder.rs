@@ -83,9 +83,15 @@ impl Iterator for ImageFolderReader {
                 continue;
             }
             let parsed = serde_json::from_str::<Row>(&text)
-                .map_err(|e| format!("{e}; expected {{\"input_image\", \"edit_prompt\", \"edited_image\"}}"))
+                .map_err(|e| {
+                    format!("{e}; expected {{\"input_image\", \"edit_prompt\", \"edited_image\"}}")
+                })
                 .and_then(|row| self.example(row).map_err(|e| e.to_string()));
-            return Some(parsed.map_err(|reason| Error::Record { path: self.path.clone(), line: self.line, reason }));
+            return Some(parsed.map_err(|reason| Error::Record {
+                path: self.path.clone(),
+                line: self.line,
+                reason,
+            }));
         }
     }
 }
@@ -93,7 +99,10 @@ impl Iterator for ImageFolderReader {
 /// Writes `<dir>/metadata.jsonl` for examples whose images already lie inside `dir`
 /// (rewards, target, mask and provenance are not part of this format and are not written).
 /// Returns the number of rows.
-pub fn write_imagefolder<'a>(dir: impl AsRef<Path>, examples: impl IntoIterator<Item = &'a EditExample>) -> Result<usize> {
+pub fn write_imagefolder<'a>(
+    dir: impl AsRef<Path>,
+    examples: impl IntoIterator<Item = &'a EditExample>,
+) -> Result<usize> {
     let dir = dir.as_ref();
     let path = dir.join(METADATA_FILE);
     let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
@@ -108,15 +117,17 @@ pub fn write_imagefolder<'a>(dir: impl AsRef<Path>, examples: impl IntoIterator<
             id: Some(example.id.clone()),
             edit_type: Some(example.edit_type),
         };
-        let line = serde_json::to_string(&row)
-            .map_err(|e| Error::Record { path: path.clone(), line: rows + 1, reason: e.to_string() })?;
+        let line = serde_json::to_string(&row).map_err(|e| Error::Record {
+            path: path.clone(),
+            line: rows + 1,
+            reason: e.to_string(),
+        })?;
         writeln!(out, "{line}").map_err(|e| Error::io(&path, e))?;
         rows += 1;
     }
     out.flush().map_err(|e| Error::io(&path, e))?;
     Ok(rows)
 }
-
 
 /// `image` relative to `dir` for the metadata column, or an error naming the row.
 fn inside(dir: &Path, image: &Path, path: &Path, line: usize) -> Result<String> {

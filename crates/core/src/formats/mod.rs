@@ -23,12 +23,12 @@ use std::str::FromStr;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::image_io::{load_image, probe, ImageLimits};
-use crate::manifest::{ManifestReader, MANIFEST_FILE};
+use crate::image_io::{ImageLimits, load_image, probe};
+use crate::manifest::{MANIFEST_FILE, ManifestReader};
 use crate::{EditExample, EditType, Error, Result};
 
-pub use imagefolder::{write_imagefolder, ImageFolderReader, METADATA_FILE};
-pub use real_edit::{read_real_edit, EditRequest};
+pub use imagefolder::{ImageFolderReader, METADATA_FILE, write_imagefolder};
+pub use real_edit::{EditRequest, read_real_edit};
 pub use rewardedit20k::{read_rewardedit20k, write_rewardedit20k};
 
 /// The four data-set formats.
@@ -41,7 +41,8 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Manifest, Format::RewardEdit20k, Format::ImageFolder, Format::RealEdit];
+    pub const ALL: [Format; 4] =
+        [Format::Manifest, Format::RewardEdit20k, Format::ImageFolder, Format::RealEdit];
 
     /// The name used in `FORMAT:PATH`.
     pub fn name(self) -> &'static str {
@@ -111,20 +112,29 @@ impl FromStr for FormatSpec {
             .ok_or_else(|| fail(format!("unknown format {format:?}; expected one of {names}")))?;
         let p = PathBuf::from(path);
         Ok(match format {
-            Format::Manifest => FormatSpec::Manifest { path: if p.is_dir() { p.join(MANIFEST_FILE) } else { p } },
+            Format::Manifest => {
+                FormatSpec::Manifest { path: if p.is_dir() { p.join(MANIFEST_FILE) } else { p } }
+            }
             Format::RewardEdit20k => {
                 // A comma separates the InstructPix2Pix root, unless the whole text names a file.
                 let (json, root) = match path.split_once(',') {
-                    Some((json, root)) if !p.is_file() => (PathBuf::from(json), PathBuf::from(root)),
+                    Some((json, root)) if !p.is_file() => {
+                        (PathBuf::from(json), PathBuf::from(root))
+                    }
                     _ => {
                         let root = p.parent().map(Path::to_path_buf).unwrap_or_default();
                         (p, root)
                     }
                 };
-                FormatSpec::RewardEdit20k { json, ip2p_root: if root.as_os_str().is_empty() { ".".into() } else { root } }
+                FormatSpec::RewardEdit20k {
+                    json,
+                    ip2p_root: if root.as_os_str().is_empty() { ".".into() } else { root },
+                }
             }
             Format::ImageFolder => FormatSpec::ImageFolder { dir: folder_of(p, METADATA_FILE) },
-            Format::RealEdit => FormatSpec::RealEdit { dir: folder_of(p, real_edit::INSTRUCTIONS_FILE) },
+            Format::RealEdit => {
+                FormatSpec::RealEdit { dir: folder_of(p, real_edit::INSTRUCTIONS_FILE) }
+            }
         })
     }
 }
@@ -145,7 +155,9 @@ impl fmt::Display for FormatSpec {
 /// The folder of a layout given either as the folder or as its index file.
 fn folder_of(p: PathBuf, index_file: &str) -> PathBuf {
     match p.parent() {
-        Some(parent) if p.file_name().is_some_and(|n| n == index_file) && p.is_file() => parent.to_path_buf(),
+        Some(parent) if p.file_name().is_some_and(|n| n == index_file) && p.is_file() => {
+            parent.to_path_buf()
+        }
         _ => p,
     }
 }
@@ -160,12 +172,16 @@ pub fn read_examples(spec: &FormatSpec) -> Result<Box<dyn Iterator<Item = Result
             let base = reader.base_dir().to_path_buf();
             Box::new(reader.map(move |r| r.map(|e| resolve(e, &base))))
         }
-        FormatSpec::RewardEdit20k { json, ip2p_root } => Box::new(read_rewardedit20k(json, ip2p_root)?),
+        FormatSpec::RewardEdit20k { json, ip2p_root } => {
+            Box::new(read_rewardedit20k(json, ip2p_root)?)
+        }
         FormatSpec::ImageFolder { dir } => Box::new(ImageFolderReader::open(dir)?),
         FormatSpec::RealEdit { .. } => {
             return Err(Error::Spec {
                 spec: spec.to_string(),
-                reason: "Real-Edit holds edit requests without edited images; read it with read_real_edit".into(),
+                reason: "Real-Edit holds edit requests without edited images; read it with \
+                         read_real_edit"
+                    .into(),
             });
         }
     })
@@ -219,7 +235,9 @@ impl From<Error> for BadItem {
             Error::Io { path, source } => (path.display().to_string(), source.to_string()),
             Error::Image { path, reason } => (path.display().to_string(), reason),
             Error::Record { path, line, reason } => (format!("{}:{line}", path.display()), reason),
-            Error::Entry { path, key, reason } => (format!("{} entry {key:?}", path.display()), reason),
+            Error::Entry { path, key, reason } => {
+                (format!("{} entry {key:?}", path.display()), reason)
+            }
             Error::BadItem { location, reason } => (location, reason),
             other => (String::new(), other.to_string()),
         };
@@ -237,14 +255,22 @@ pub struct CheckReport {
     pub images: usize,
     /// Usable items per edit type; all seven types are present, possibly with 0.
     pub per_type: BTreeMap<EditType, usize>,
-    /// Items left out, each with its reason (only with `skip_bad`; otherwise the first is an error).
+    /// Items left out, each with its reason (only with `skip_bad`; otherwise the first is an
+    /// error).
     pub bad: Vec<BadItem>,
 }
 
 impl fmt::Display for CheckReport {
     /// The summary `rewardedit data check` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {} images, {} {}", self.format, self.images, self.items, self.format.item_noun())?;
+        writeln!(
+            f,
+            "{}: {} images, {} {}",
+            self.format,
+            self.images,
+            self.items,
+            self.format.item_noun()
+        )?;
         for (t, n) in &self.per_type {
             writeln!(f, "  {:<11}{n:>7}", t.name())?;
         }
@@ -279,7 +305,10 @@ fn entries(spec: &FormatSpec) -> Result<Box<dyn Iterator<Item = Result<Entry>>>>
         r.map(|e| Entry {
             location: format!("{origin} example {:?}", e.id),
             edit_type: e.edit_type,
-            images: [Some(e.source), Some(e.edited), e.target, e.mask].into_iter().flatten().collect(),
+            images: [Some(e.source), Some(e.edited), e.target, e.mask]
+                .into_iter()
+                .flatten()
+                .collect(),
         })
     })))
 }
@@ -305,7 +334,9 @@ pub fn check(spec: &FormatSpec, options: &CheckOptions) -> Result<CheckReport> {
                 let problems: Vec<String> = entry
                     .images
                     .iter()
-                    .filter_map(|p| seen.entry(p.clone()).or_insert_with(|| verify(p, options)).clone())
+                    .filter_map(|p| {
+                        seen.entry(p.clone()).or_insert_with(|| verify(p, options)).clone()
+                    })
                     .collect();
                 if problems.is_empty() {
                     report.items += 1;
@@ -345,7 +376,10 @@ pub(crate) fn read_json_entries(path: &Path) -> Result<Vec<(String, serde_json::
                 fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                     f.write_str("a JSON object")
                 }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Entries, A::Error> {
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Entries, A::Error> {
                     let mut entries = Vec::new();
                     while let Some(entry) = map.next_entry()? {
                         entries.push(entry);
@@ -357,9 +391,11 @@ pub(crate) fn read_json_entries(path: &Path) -> Result<Vec<(String, serde_json::
         }
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str::<Entries>(&text)
-        .map(|e| e.0)
-        .map_err(|e| Error::Record { path: path.into(), line: e.line(), reason: e.to_string() })
+    serde_json::from_str::<Entries>(&text).map(|e| e.0).map_err(|e| Error::Record {
+        path: path.into(),
+        line: e.line(),
+        reason: e.to_string(),
+    })
 }
 
 /// `path` relative to `base` with `/` separators (as data files store paths); `None` when

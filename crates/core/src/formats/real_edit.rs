@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::read_json_entries;
-use crate::{validate_instruction, EditType, Error, Result};
+use crate::{EditType, Error, Result, validate_instruction};
 
 /// The instructions file inside a Real-Edit folder.
 pub const INSTRUCTIONS_FILE: &str = "instructions.json";
@@ -36,13 +36,21 @@ pub fn read_real_edit(dir: &Path) -> Result<impl Iterator<Item = Result<EditRequ
 }
 
 /// The requests of one image; a value that is not a list of strings is one bad item.
-fn parse_entry(file: &Path, images: &Path, name: &str, value: serde_json::Value) -> Vec<Result<EditRequest>> {
+fn parse_entry(
+    file: &Path,
+    images: &Path,
+    name: &str,
+    value: serde_json::Value,
+) -> Vec<Result<EditRequest>> {
     let bad = |key: String, reason: String| Err(Error::Entry { path: file.into(), key, reason });
     if name.contains(['/', '\\']) || name.trim().is_empty() {
         return vec![bad(name.into(), "the key must be an image file name inside imgs/".into())];
     }
     let serde_json::Value::Array(items) = value else {
-        return vec![bad(name.into(), "expected a list of instruction strings \"N. Type: instruction\"".into())];
+        return vec![bad(
+            name.into(),
+            "expected a list of instruction strings \"N. Type: instruction\"".into(),
+        )];
     };
     let mut seen = BTreeSet::new();
     items
@@ -51,10 +59,14 @@ fn parse_entry(file: &Path, images: &Path, name: &str, value: serde_json::Value)
         .map(|(i, item)| {
             let position_key = format!("{name}#{}", i + 1);
             let Some(text) = item.as_str() else {
-                return bad(position_key, format!("expected a string \"N. Type: instruction\", found {item}"));
+                return bad(
+                    position_key,
+                    format!("expected a string \"N. Type: instruction\", found {item}"),
+                );
             };
-            let (n, edit_type, instruction) =
-                parse_instruction(text).map_err(|reason| Error::Entry { path: file.into(), key: position_key.clone(), reason })?;
+            let (n, edit_type, instruction) = parse_instruction(text).map_err(|reason| {
+                Error::Entry { path: file.into(), key: position_key.clone(), reason }
+            })?;
             let id = format!("{name}#{n}");
             if !seen.insert(n) {
                 return bad(id, format!("number {n} appears twice for this image"));
@@ -66,12 +78,19 @@ fn parse_entry(file: &Path, images: &Path, name: &str, value: serde_json::Value)
 
 /// Splits `"N. Type: instruction"` (or `"N. Type Edit: instruction"`) into its parts.
 pub fn parse_instruction(text: &str) -> std::result::Result<(u32, EditType, String), String> {
-    let expected = || format!("{text:?} does not match \"N. Type: instruction\" (e.g. \"2. Remove: Remove the basket.\")");
+    let expected = || {
+        format!(
+            "{text:?} does not match \"N. Type: instruction\" (e.g. \"2. Remove: Remove the basket.\")"
+        )
+    };
     let (number, rest) = text.trim().split_once('.').ok_or_else(expected)?;
     let n: u32 = number.trim().parse().map_err(|_| expected())?;
     let (type_name, instruction) = rest.split_once(':').ok_or_else(expected)?;
     let type_name = type_name.trim();
-    let type_name = type_name.strip_suffix(" Edit").or_else(|| type_name.strip_suffix(" edit")).unwrap_or(type_name);
+    let type_name = type_name
+        .strip_suffix(" Edit")
+        .or_else(|| type_name.strip_suffix(" edit"))
+        .unwrap_or(type_name);
     let edit_type: EditType = type_name.parse().map_err(|e: Error| format!("{text:?}: {e}"))?;
     let instruction = instruction.trim().to_string();
     validate_instruction(&instruction).map_err(|e| format!("{text:?}: {e}"))?;
@@ -88,7 +107,10 @@ mod tests {
             parse_instruction("2. Remove: Remove the basket: all of it.").unwrap(),
             (2, EditType::Remove, "Remove the basket: all of it.".into())
         );
-        assert_eq!(parse_instruction("1. Local Edit: Change the eyes to red.").unwrap().1, EditType::Local);
+        assert_eq!(
+            parse_instruction("1. Local Edit: Change the eyes to red.").unwrap().1,
+            EditType::Local
+        );
         for bad in ["Remove the basket", "x. Remove: a", "2. Recolor: a", "3. Add:  ", "4 Add: a"] {
             assert!(parse_instruction(bad).is_err(), "{bad}");
         }

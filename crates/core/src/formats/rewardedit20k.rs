@@ -19,11 +19,11 @@ use std::fs;
 use std::path::Path;
 
 use serde::ser::{Serialize, Serializer};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::{read_json_entries, slash_relative};
 use crate::classify::classify_instruction;
-use crate::{validate_instruction, Axis, AxisScore, EditExample, Error, Result, Reward, MAX_SCORE};
+use crate::{Axis, AxisScore, EditExample, Error, MAX_SCORE, Result, Reward, validate_instruction};
 
 /// The prompt file inside an InstructPix2Pix sample folder.
 pub const PROMPT_FILE: &str = "prompt.json";
@@ -49,7 +49,11 @@ pub fn read_rewardedit20k(
     let root = ip2p_root.to_path_buf();
     let entries = read_json_entries(&json_path)?;
     Ok(entries.into_iter().map(move |(key, value)| {
-        example(&root, &key, &value).map_err(|reason| Error::Entry { path: json_path.clone(), key, reason })
+        example(&root, &key, &value).map_err(|reason| Error::Entry {
+            path: json_path.clone(),
+            key,
+            reason,
+        })
     }))
 }
 
@@ -63,7 +67,9 @@ fn example(root: &Path, key: &str, value: &Value) -> std::result::Result<EditExa
     let prompt_path = folder.join(PROMPT_FILE);
     let prompt: Value = fs::read_to_string(&prompt_path)
         .map_err(|e| format!("{}: {e}; is the InstructPix2Pix root right?", prompt_path.display()))
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| format!("{}: {e}", prompt_path.display())))?;
+        .and_then(|t| {
+            serde_json::from_str(&t).map_err(|e| format!("{}: {e}", prompt_path.display()))
+        })?;
     let caption = |field: &str| prompt.get(field).and_then(Value::as_str);
     let instruction = caption("edit")
         .ok_or_else(|| format!("{}: no \"edit\" string (the instruction)", prompt_path.display()))?
@@ -96,7 +102,10 @@ fn example(root: &Path, key: &str, value: &Value) -> std::result::Result<EditExa
 fn parse_rewards(value: &Value) -> std::result::Result<Reward, String> {
     let expected = "expected a list of three {\"Score\": number, \"Negative Prompt\": string} \
                     (following, preservation, quality)";
-    let items = value.as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("{expected}, found {value}"))?;
+    let items = value
+        .as_array()
+        .filter(|a| a.len() == 3)
+        .ok_or_else(|| format!("{expected}, found {value}"))?;
     let axis = |a: Axis| -> std::result::Result<AxisScore, String> {
         let item = &items[a.index()];
         let score = item.get("Score").and_then(Value::as_f64);
@@ -124,10 +133,9 @@ fn lowest_seed(folder: &Path) -> std::result::Result<(u64, &'static str, usize),
         }
     }
     let pairs = seeds.len();
-    let (seed, ext) = seeds
-        .into_iter()
-        .min()
-        .ok_or_else(|| format!("{}: no source image <seed>_0.jpg in this folder", folder.display()))?;
+    let (seed, ext) = seeds.into_iter().min().ok_or_else(|| {
+        format!("{}: no source image <seed>_0.jpg in this folder", folder.display())
+    })?;
     Ok((seed, ext, pairs))
 }
 
@@ -141,34 +149,49 @@ pub fn write_rewardedit20k<'a>(
     examples: impl IntoIterator<Item = &'a EditExample>,
 ) -> Result<usize> {
     let (json_path, root) = (json_path.as_ref(), ip2p_root.as_ref());
-    let bad = |id: &str, reason: String| Error::Entry { path: json_path.into(), key: id.into(), reason };
+    let bad =
+        |id: &str, reason: String| Error::Entry { path: json_path.into(), key: id.into(), reason };
     let mut entries: Vec<(String, [Value; 3])> = Vec::new();
     let mut keys = std::collections::HashSet::new();
     for example in examples {
         let rewards = example.rewards.as_ref().ok_or_else(|| {
-            bad(&example.id, "the example has no rewards: score it before writing RewardEdit JSON".into())
+            bad(
+                &example.id,
+                "the example has no rewards: score it before writing RewardEdit JSON".into(),
+            )
         })?;
-        let key = example
-            .source
-            .parent()
-            .and_then(|folder| slash_relative(root, folder))
-            .ok_or_else(|| {
-                bad(&example.id, format!(
-                    "source {} is not in a sample folder under the InstructPix2Pix root {}",
-                    example.source.display(),
-                    root.display()
-                ))
-            })?;
+        let key =
+            example.source.parent().and_then(|folder| slash_relative(root, folder)).ok_or_else(
+                || {
+                    bad(
+                        &example.id,
+                        format!(
+                            "source {} is not in a sample folder under the InstructPix2Pix root {}",
+                            example.source.display(),
+                            root.display()
+                        ),
+                    )
+                },
+            )?;
         if !keys.insert(key.clone()) {
-            return Err(bad(&example.id, format!("a second example from folder {key:?}; the format holds one per folder")));
+            return Err(bad(
+                &example.id,
+                format!("a second example from folder {key:?}; the format holds one per folder"),
+            ));
         }
-        let axis = |a: Axis| json!({"Score": score_json(rewards.axis(a).score()), "Negative Prompt": rewards.axis(a).flaw()});
+        let axis = |a: Axis| {
+            let r = rewards.axis(a);
+            json!({"Score": score_json(r.score()), "Negative Prompt": r.flaw()})
+        };
         entries.push((key, Axis::ALL.map(axis)));
     }
     let file = fs::File::create(json_path).map_err(|e| Error::io(json_path, e))?;
     let mut out = std::io::BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut out, &Ordered(&entries))
-        .map_err(|e| Error::Record { path: json_path.into(), line: 0, reason: e.to_string() })?;
+    serde_json::to_writer_pretty(&mut out, &Ordered(&entries)).map_err(|e| Error::Record {
+        path: json_path.into(),
+        line: 0,
+        reason: e.to_string(),
+    })?;
     std::io::Write::flush(&mut out).map_err(|e| Error::io(json_path, e))?;
     Ok(entries.len())
 }
