@@ -9,9 +9,11 @@ pub mod formats;
 pub mod image_io;
 pub mod manifest;
 pub mod reward;
+pub mod summary;
 
 pub use classify::classify_instruction;
 pub use edit_type::EditType;
 pub use error::{Error, Result};
 pub use example::{validate_instruction, EditExample, MAX_INSTRUCTION_CHARS};
 pub use reward::{Axis, AxisScore, Reward, RewardCondition, MAX_SCORE};
+pub use summary::{AxisStats, GroupStats, RewardSummary};
