@@ -101,8 +101,11 @@ pub struct LvlmConfig {
     pub max_retries: u32,
     /// First backoff delay, in milliseconds; doubled at each retry, with jitter.
     pub backoff_base_ms: u64,
-    /// Longest backoff delay (and longest `Retry-After` honoured), in milliseconds.
+    /// Longest backoff delay, in milliseconds.
     pub backoff_max_ms: u64,
+    /// Longest `Retry-After` honoured, in seconds; a server asking for more is retried after
+    /// this long (each retry still counts against `max_retries`).
+    pub max_retry_after_s: f64,
     /// HTTP requests in flight at once, over all edits scored through this scorer.
     pub concurrency: usize,
     /// Requests started per minute, retries included; `None` for no limit.
@@ -134,6 +137,7 @@ impl Default for LvlmConfig {
             max_retries: 5,
             backoff_base_ms: 500,
             backoff_max_ms: 60_000,
+            max_retry_after_s: 120.0,
             concurrency: 32,
             requests_per_minute: None,
             // GPT-4o list prices (2024-08 snapshot), dollars per million tokens.
@@ -177,6 +181,9 @@ impl LvlmConfig {
         }
         if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
             return bad(format!("timeout_s {} must be a positive number of seconds", self.timeout_s));
+        }
+        if !(self.max_retry_after_s.is_finite() && self.max_retry_after_s >= 0.0) {
+            return bad(format!("max_retry_after_s {} must be a non-negative number of seconds", self.max_retry_after_s));
         }
         if self.concurrency == 0 {
             return bad("concurrency must be at least 1".into());

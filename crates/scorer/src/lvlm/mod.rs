@@ -57,6 +57,7 @@ impl LvlmScorer {
                 max_retries: config.max_retries,
                 base: Duration::from_millis(config.backoff_base_ms),
                 max: Duration::from_millis(config.backoff_max_ms),
+                max_retry_after: Duration::from_secs_f64(config.max_retry_after_s),
                 timeout: config.timeout(),
             },
             usage: UsageCounters::default(),

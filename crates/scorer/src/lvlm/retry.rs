@@ -14,8 +14,10 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// Delay scale of the first retry.
     pub base: Duration,
-    /// Longest single wait, `Retry-After` included.
+    /// Longest backoff wait.
     pub max: Duration,
+    /// Longest `Retry-After` wait.
+    pub max_retry_after: Duration,
     /// Per-attempt timeout, quoted in the final error.
     pub timeout: Duration,
 }
@@ -26,14 +28,16 @@ impl RetryPolicy {
     /// "equal jitter" exponential backoff, uniform in [d/2, d] with d = base * 2^(retry-1).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let mut rng = rand::rng();
-        let d = match retry_after {
-            Some(ra) => ra + ra.mul_f64(rng.random_range(0.0..=0.1)),
+        match retry_after {
+            Some(ra) => {
+                let ra = ra.min(self.max_retry_after);
+                ra + ra.mul_f64(rng.random_range(0.0..=0.1))
+            }
             None => {
                 let d = self.base.saturating_mul(1u32 << (retry - 1).min(20)).min(self.max);
                 d / 2 + d.mul_f64(rng.random_range(0.0..=0.5))
             }
-        };
-        d.min(self.max)
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries run out; `on_retry` is
@@ -67,6 +71,7 @@ mod tests {
             max_retries: 3,
             base: Duration::from_millis(1),
             max: Duration::from_millis(40),
+            max_retry_after: Duration::from_secs(2),
             timeout: Duration::from_secs(1),
         }
     }
@@ -82,7 +87,9 @@ mod tests {
             assert!(p.delay(30, None) <= Duration::from_secs(1));
             let ra = p.delay(1, Some(Duration::from_millis(500)));
             assert!(ra >= Duration::from_millis(500) && ra <= Duration::from_millis(550), "{ra:?}");
-            assert_eq!(p.delay(1, Some(Duration::from_secs(9))), Duration::from_secs(1));
+            // Retry-After is not cut to the backoff cap, only to its own.
+            let long = p.delay(1, Some(Duration::from_secs(9)));
+            assert!(long >= Duration::from_secs(2) && long <= Duration::from_millis(2200), "{long:?}");
         }
     }
 
