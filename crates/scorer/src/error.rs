@@ -38,7 +38,7 @@ pub enum ScoreError {
     /// The persistent reply cache could not be opened, read or written.
     #[error("cache error: {0}")]
     Cache(String),
-    /// An image could not be prepared for the request (resize, encode).
+    /// An image could not be loaded or prepared for the request (decode, resize, encode).
     #[error("image error: {0}")]
     Image(String),
 }

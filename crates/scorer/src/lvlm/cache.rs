@@ -32,7 +32,8 @@ impl CacheKey {
     }
 }
 
-/// An open cache file. redb allows one process per file; a second process gets a clear error.
+/// An open cache file. redb allows one open handle per file; a second one (another process,
+/// or another scorer in this process) gets a clear error instead of waiting.
 pub struct ReplyCache {
     db: Database,
     path: PathBuf,
@@ -46,7 +47,7 @@ impl ReplyCache {
         let path = dir.join(CACHE_FILE);
         let db = Database::create(&path).map_err(|e| match e {
             DatabaseError::DatabaseAlreadyOpen => ScoreError::Cache(format!(
-                "{} is in use by another process; use another cache directory or --no-cache",
+                "{} is in use by another scorer or process; use another cache directory or --no-cache",
                 path.display()
             )),
             e => ScoreError::Cache(format!("cannot open {}: {e}", path.display())),
