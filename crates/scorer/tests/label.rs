@@ -5,6 +5,7 @@ mod support;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rewardedit_core::manifest::{read_manifest, ManifestWriter, MANIFEST_FILE};
 use rewardedit_core::{EditExample, EditType};
@@ -40,13 +41,19 @@ fn input(dir: &Path) {
 /// Scores derived from the instruction, so every run gives the same labels; instructions that
 /// mention an object in `failing` get an unparseable answer while `fail` is set.
 fn server(fail: Arc<AtomicBool>, failing: &'static [usize]) -> FakeServer {
+    server_with_latency(fail, failing, Duration::ZERO)
+}
+
+fn server_with_latency(fail: Arc<AtomicBool>, failing: &'static [usize], latency: Duration) -> FakeServer {
     FakeServer::start(move |r, _| {
         let text = r.text();
         let i: usize = (0..N).rev().find(|i| text.contains(&format!("make object {i} blue"))).expect("an edit of the input");
-        if fail.load(Ordering::SeqCst) && failing.contains(&i) {
-            return Reply::chat("The edit looks fine to me.");
-        }
-        Reply::chat(joint_answer([(i % 6) as f32, 5.0 - (i % 6) as f32, 2.5]))
+        let answer = if fail.load(Ordering::SeqCst) && failing.contains(&i) {
+            "The edit looks fine to me.".to_string()
+        } else {
+            joint_answer([(i % 6) as f32, 5.0 - (i % 6) as f32, 2.5])
+        };
+        Reply::Slow(latency, Box::new(Reply::chat(answer)))
     })
 }
 
@@ -166,4 +173,49 @@ fn duplicate_ids_and_labelling_in_place_are_refused() {
     let err = label(&inp, &tmp.path().join("out"), &s, &options(), &mut ()).unwrap_err();
     assert!(matches!(err, LabelError::DuplicateId { ref id, .. } if id == "edit-00"), "{err}");
     assert_eq!(server.count(), 0);
+}
+
+
+/// Set in the child process of the kill test: the folder holding `in/` and `cache/`.
+const CHILD_ENV: &str = "REWARDEDIT_TEST_LABEL_CHILD";
+
+#[test]
+fn killed_with_sigkill_then_rerun_equals_an_uninterrupted_run() {
+    if let Some(root) = std::env::var_os(CHILD_ENV) {
+        // The child: a slow labelling run that the parent kills part-way.
+        let root = Path::new(&root);
+        let server = server_with_latency(Arc::new(AtomicBool::new(false)), &[], Duration::from_millis(100));
+        label(&root.join("in"), &root.join("killed"), &scorer(&server, &root.join("cache")), &LabelOptions { concurrency: 1 }, &mut ()).unwrap();
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    input(&tmp.path().join("in"));
+    let killed = tmp.path().join("killed").join(MANIFEST_FILE);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "killed_with_sigkill_then_rerun_equals_an_uninterrupted_run", "--nocapture"])
+        .env(CHILD_ENV, tmp.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill (SIGKILL) as soon as some but not all edits are written.
+    let lines = || std::fs::read_to_string(&killed).map(|t| t.lines().count()).unwrap_or(0);
+    while lines() < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the child ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = lines();
+    assert!(written < N, "killed after {written} of {N} edits");
+
+    let server = server(Arc::new(AtomicBool::new(false)), &[]);
+    let cache = tmp.path().join("cache");
+    let summary = label(&tmp.path().join("in"), killed.parent().unwrap(), &scorer(&server, &cache), &options(), &mut ()).unwrap();
+    assert_eq!(summary.already_labelled + summary.labelled, N);
+    let whole = tmp.path().join("whole");
+    label(&tmp.path().join("in"), &whole, &scorer(&server, &tmp.path().join("cache2")), &options(), &mut ()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&killed).unwrap(),
+        std::fs::read_to_string(whole.join(MANIFEST_FILE)).unwrap()
+    );
 }
