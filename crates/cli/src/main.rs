@@ -1,1 +1,60 @@
-fn main() {}
+//! The `rewardedit` binary: clap subcommands over the library crates. Errors caused by the
+//! user's input exit with code 2, other failures with 1.
+
+mod backend;
+mod commands;
+mod exit;
+mod progress;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use backend::BackendKind;
+
+/// rewardedit: train a multi-reward-conditioned image editor, distil the judge and the editor
+/// into small quantized students, and check on Real-Edit that they keep parity.
+#[derive(Parser)]
+#[command(name = "rewardedit", version, about, long_about = None)]
+struct Cli {
+    /// burn backend for model work.
+    #[arg(long, global = true, value_enum, default_value = "flex", env = "REWARDEDIT_BACKEND")]
+    backend: BackendKind,
+    /// CUDA device index (with `--backend cuda`).
+    #[arg(long, global = true, default_value_t = 0)]
+    gpu: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole toolchain on the built-in edit world and print a report.
+    Demo(commands::demo::Args),
+    /// The edit world: sample data sets with exact targets, masks and oracle rewards.
+    #[command(subcommand)]
+    World(commands::world::WorldCommand),
+    /// Read data collections (manifest, RewardEdit-20K, image folder, Real-Edit).
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
+    /// Print the version and compiled backends, and check that the device computes.
+    Info,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::World(cmd) => commands::world::run(cmd),
+        Command::Data(cmd) => commands::data::run(cmd),
+        Command::Info => commands::info::run(cli.backend, cli.gpu),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::code_for(&err) as u8)
+        }
+    }
+}

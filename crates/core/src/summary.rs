@@ -71,17 +71,23 @@ impl Accumulator {
     }
 }
 
-/// Rewards summarised overall and per edit type.
-#[derive(Debug, Clone, Default)]
-pub struct RewardSummary {
+/// Rewards summarised overall and per group (by default, per edit type).
+#[derive(Debug, Clone)]
+pub struct RewardSummary<K = EditType> {
     all: Accumulator,
-    by_type: BTreeMap<EditType, Accumulator>,
+    groups: BTreeMap<K, Accumulator>,
 }
 
-impl RewardSummary {
-    pub fn add(&mut self, edit_type: EditType, reward: &Reward) {
+impl<K> Default for RewardSummary<K> {
+    fn default() -> Self {
+        RewardSummary { all: Accumulator::default(), groups: BTreeMap::new() }
+    }
+}
+
+impl<K: Ord + Clone> RewardSummary<K> {
+    pub fn add(&mut self, group: K, reward: &Reward) {
         self.all.add(reward);
-        self.by_type.entry(edit_type).or_default().add(reward);
+        self.groups.entry(group).or_default().add(reward);
     }
 
     /// Stats over every reward added, `None` when nothing was added.
@@ -89,17 +95,18 @@ impl RewardSummary {
         self.all.stats()
     }
 
-    /// Stats per edit type, in Real-Edit's type order; types with no rewards are absent.
-    pub fn by_type(&self) -> BTreeMap<EditType, GroupStats> {
-        self.by_type.iter().filter_map(|(t, a)| a.stats().map(|s| (*t, s))).collect()
+    /// Stats per group, in the key's order (Real-Edit's order for edit types); groups with no
+    /// rewards are absent.
+    pub fn by_group(&self) -> BTreeMap<K, GroupStats> {
+        self.groups.iter().filter_map(|(k, a)| a.stats().map(|s| (k.clone(), s))).collect()
     }
 }
 
-impl<'a> FromIterator<(EditType, &'a Reward)> for RewardSummary {
-    fn from_iter<I: IntoIterator<Item = (EditType, &'a Reward)>>(iter: I) -> Self {
+impl<'a, K: Ord + Clone> FromIterator<(K, &'a Reward)> for RewardSummary<K> {
+    fn from_iter<I: IntoIterator<Item = (K, &'a Reward)>>(iter: I) -> Self {
         let mut s = RewardSummary::default();
-        for (t, r) in iter {
-            s.add(t, r);
+        for (k, r) in iter {
+            s.add(k, r);
         }
         s
     }
@@ -128,7 +135,7 @@ mod tests {
         assert!((all.following.mean - 10.0 / 3.0).abs() < 1e-12);
         assert!((all.following.yes_rate - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(all.preservation.mean, 5.0);
-        let by = s.by_type();
+        let by = s.by_group();
         assert_eq!(by.keys().copied().collect::<Vec<_>>(), [EditType::Local, EditType::Style]);
         assert_eq!(by[&EditType::Local].following.mean, 2.5);
         assert_eq!(by[&EditType::Local].following.yes_rate, 0.5);
@@ -137,6 +144,6 @@ mod tests {
 
     #[test]
     fn empty_summary_has_no_stats() {
-        assert!(RewardSummary::default().overall().is_none());
+        assert!(RewardSummary::<EditType>::default().overall().is_none());
     }
 }

@@ -1,0 +1,76 @@
+//! Picks the burn device once, at the edge (architecture.md rule 2). Flex is the CPU default;
+//! NdArray (deprecated upstream, far too slow to train) and CUDA are cargo features.
+
+use anyhow::Result;
+use burn::tensor::Device;
+use clap::ValueEnum;
+
+use crate::exit::bad_input;
+
+/// Which burn backend runs the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// burn Flex: pure-Rust CPU backend (the default).
+    Flex,
+    /// burn NdArray: CPU; build with `--features ndarray`.
+    Ndarray,
+    /// burn CUDA: NVIDIA GPU; build with `--features cuda`.
+    Cuda,
+}
+
+impl BackendKind {
+    /// Backends compiled into this binary.
+    pub fn compiled() -> Vec<BackendKind> {
+        let mut v = vec![BackendKind::Flex];
+        if cfg!(feature = "ndarray") {
+            v.push(BackendKind::Ndarray);
+        }
+        if cfg!(feature = "cuda") {
+            v.push(BackendKind::Cuda);
+        }
+        v
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// The device for `kind` (`gpu` is the CUDA device index), or a bad-input error saying how to
+/// build a binary that has it.
+pub fn device(kind: BackendKind, gpu: usize) -> Result<Device> {
+    match kind {
+        BackendKind::Flex => Ok(Device::flex()),
+        BackendKind::Ndarray => ndarray_device(),
+        BackendKind::Cuda => cuda_device(gpu),
+    }
+}
+
+#[cfg(feature = "ndarray")]
+fn ndarray_device() -> Result<Device> {
+    #[allow(deprecated)] // selectable on request; Flex is the recommended CPU backend
+    Ok(Device::ndarray())
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray_device() -> Result<Device> {
+    Err(bad_input(
+        "this binary was built without the NdArray backend: rebuild with `--features ndarray`, or use `--backend flex`",
+    ))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(gpu: usize) -> Result<Device> {
+    Ok(Device::cuda(gpu))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_gpu: usize) -> Result<Device> {
+    Err(bad_input(
+        "this binary was built without CUDA: rebuild with `--features cuda` (scripts/build-cuda.sh), or use `--backend flex`",
+    ))
+}

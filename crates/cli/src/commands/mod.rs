@@ -1,0 +1,6 @@
+//! One file per subcommand.
+
+pub mod data;
+pub mod demo;
+pub mod info;
+pub mod world;
