@@ -1,1 +1,12 @@
-//! Burn modules of the reward-conditioned editor (issue 3).
+//! Burn modules of the reward-conditioned editor (issue 3): the UNet (diffusers layout) with the
+//! authors' reward conditioning, the schedulers, and safetensors loading/saving.
+//!
+//! burn 0.22 tensors carry their backend in the `Device`, not in a type parameter, so these
+//! modules are backend-generic without a `B: Backend` parameter (architecture.md rule 2 as 0.22
+//! allows it): pick the device (`Device::flex()`, `Device::cuda(0)`, `.autodiff()`) at the edge.
+
+pub mod error;
+pub mod store;
+pub mod unet;
+
+pub use error::{ModelError, Result};

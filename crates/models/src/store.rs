@@ -1,0 +1,188 @@
+//! Loading and saving modules as safetensors in diffusers' layout (PyTorch names and layouts),
+//! with every tensor accounted for: anything missing, unexpected or mis-shaped is an error that
+//! names it by its key in the file.
+//!
+//! Our field names are diffusers' state-dict keys, except where Rust cannot spell them; those
+//! few are remapped here and nowhere else:
+//! - `ff.net.0.proj` / `ff.net.2` (numeric, heterogeneous list) <-> `ff.net_0.proj` / `ff.net_2`;
+//! - the authors' top-level reward modules `add_embedding`, ..., `ca` (official-checkpoint.md)
+//!   and our `null_reward` <-> the UNet's `reward` field;
+//! - `ca.attention.self` (`self` is a keyword) <-> `ca.attention.self_`;
+//! - BERT's `LayerNorm` <-> `layer_norm` (burn's derive turns field names into local variables,
+//!   so a CamelCase field trips the non-snake-case lint in generated code).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, ModuleSnapshot,
+    PyTorchToBurnAdapter, SafetensorsStore,
+};
+use regex::Regex;
+
+use crate::{ModelError, Result};
+
+/// File key -> module path, applied in order when loading.
+const LOAD_REMAP: &[(&str, &str)] = &[
+    (r"^(add_embedding2?|text_linear2?|proj_deal|ca|null_reward)\.", "reward.$1."),
+    (r"\.attention\.self\.", ".attention.self_."),
+    (r"\.LayerNorm\.", ".layer_norm."),
+    (r"\.ff\.net\.0\.", ".ff.net_0."),
+    (r"\.ff\.net\.2\.", ".ff.net_2."),
+];
+
+/// Module path -> file key, applied in order when saving (the inverse of [`LOAD_REMAP`]).
+const SAVE_REMAP: &[(&str, &str)] = &[
+    (r"^reward\.", ""),
+    (r"\.attention\.self_\.", ".attention.self."),
+    (r"\.layer_norm\.", ".LayerNorm."),
+    (r"\.ff\.net_0\.", ".ff.net.0."),
+    (r"\.ff\.net_2\.", ".ff.net.2."),
+];
+
+/// The file key of a module path (as reported by burn-store, with norm params `gamma`/`beta`).
+pub fn file_key(module_path: &str) -> String {
+    let mut key = module_path.to_string();
+    for (from, to) in SAVE_REMAP {
+        key = Regex::new(from).expect("static regex").replace(&key, *to).into_owned();
+    }
+    // Only normalisation layers have gamma/beta; PyTorch calls them weight/bias.
+    if let Some(stem) = key.strip_suffix(".gamma") {
+        key = format!("{stem}.weight");
+    } else if let Some(stem) = key.strip_suffix(".beta") {
+        key = format!("{stem}.bias");
+    }
+    key
+}
+
+/// What a load may tolerate. Everything else must match one-to-one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadOptions {
+    /// File-key prefixes the file may lack; those tensors keep their initial values.
+    pub may_lack: Vec<String>,
+}
+
+impl LoadOptions {
+    /// Every tensor on both sides must match.
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    /// The authors' reward checkpoint (official-checkpoint.md) has no null reward, which is
+    /// ours: it stays at its initial value (zeros) until trained.
+    pub fn authors_checkpoint() -> Self {
+        Self { may_lack: vec!["null_reward.".into()] }
+    }
+}
+
+/// Loads `module` from a diffusers-layout safetensors file. Float tensors of any precision
+/// (fp16/bf16/fp32) are cast to the dtype of the module's parameters.
+pub fn load_safetensors<M: Module>(module: &mut M, path: impl AsRef<Path>, options: &LoadOptions) -> Result<ApplyResult> {
+    let path = path.as_ref();
+    let mut store = with_load_settings(SafetensorsStore::from_file(path), module);
+    let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    check_complete(&result, options)?;
+    Ok(result)
+}
+
+/// [`load_safetensors`] from the bytes of a safetensors file.
+pub fn load_safetensors_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, options: &LoadOptions) -> Result<ApplyResult> {
+    let mut store = with_load_settings(SafetensorsStore::from_bytes(Some(bytes)), module);
+    let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
+        path: "<memory>".into(),
+        message: e.to_string(),
+    })?;
+    check_complete(&result, options)?;
+    Ok(result)
+}
+
+fn with_load_settings<M: Module>(store: SafetensorsStore, module: &M) -> SafetensorsStore {
+    // We account for every tensor ourselves, naming them by file key.
+    let mut store = store.allow_partial(true).validate(false);
+    store = match module_float_dtype(module) {
+        Some(dtype) => store.with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(dtype))),
+        None => store.with_from_adapter(PyTorchToBurnAdapter),
+    };
+    for (from, to) in LOAD_REMAP {
+        store = store.with_key_remapping(*from, *to);
+    }
+    store
+}
+
+/// The float dtype of the module's parameters (the first float one found).
+fn module_float_dtype<M: Module>(module: &M) -> Option<burn::tensor::DType> {
+    ModuleSnapshot::collect(module, None, None, false).into_iter().map(|t| t.dtype).find(|d| d.is_float())
+}
+
+/// Turns burn-store's report into an error naming every tensor that did not match.
+fn check_complete(result: &ApplyResult, options: &LoadOptions) -> Result<()> {
+    let missing: Vec<String> = result
+        .missing
+        .iter()
+        .map(|(path, _)| file_key(path))
+        .filter(|key| !options.may_lack.iter().any(|prefix| key.starts_with(prefix.as_str())))
+        .collect();
+    let unexpected: Vec<String> = result.unused.iter().map(|path| file_key(path)).collect();
+    let mismatched: Vec<String> = result
+        .errors
+        .iter()
+        .map(|e| match e {
+            ApplyError::ShapeMismatch { path, expected, found } => {
+                format!("{}: expected {:?}, found {:?}", file_key(path), expected.as_slice(), found.as_slice())
+            }
+            ApplyError::DTypeMismatch { path, expected, found } => {
+                format!("{}: expected {expected:?}, found {found:?}", file_key(path))
+            }
+            ApplyError::AdapterError { path, message } | ApplyError::LoadError { path, message } => {
+                format!("{}: {message}", file_key(path))
+            }
+        })
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() && mismatched.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelError::WeightMismatch { missing, unexpected, mismatched })
+    }
+}
+
+/// Saves `module` as safetensors in diffusers' layout (PyTorch names, `[out, in]` linears).
+pub fn save_safetensors<M: Module>(module: &M, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let mut store = SafetensorsStore::from_file(path).overwrite(true).with_to_adapter(BurnToPyTorchAdapter);
+    for (from, to) in SAVE_REMAP {
+        store = store.with_key_remapping(*from, *to);
+    }
+    module.save_into(&mut store).map_err(|e| ModelError::Store {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_undo_every_rename() {
+        assert_eq!(file_key("reward.ca.attention.self_.query.weight"), "ca.attention.self.query.weight");
+        assert_eq!(file_key("reward.ca.output.layer_norm.gamma"), "ca.output.LayerNorm.weight");
+        assert_eq!(
+            file_key("down_blocks.0.attentions.0.transformer_blocks.0.ff.net_0.proj.bias"),
+            "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.bias"
+        );
+        assert_eq!(file_key("mid_block.resnets.1.norm2.beta"), "mid_block.resnets.1.norm2.bias");
+        assert_eq!(file_key("reward.null_reward.scores"), "null_reward.scores");
+        // LOAD_REMAP is the inverse of SAVE_REMAP on every renamed key.
+        for key in ["ca.attention.self.key.bias", "up_blocks.1.attentions.2.transformer_blocks.0.ff.net.2.weight", "add_embedding2.linear_1.weight", "text_linear.bias", "ca.attention.output.LayerNorm.bias"] {
+            let mut path = key.to_string();
+            for (from, to) in LOAD_REMAP {
+                path = Regex::new(from).unwrap().replace(&path, *to).into_owned();
+            }
+            assert_ne!(path, key);
+            assert_eq!(file_key(&path), key);
+        }
+    }
+}
