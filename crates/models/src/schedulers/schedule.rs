@@ -1,0 +1,169 @@
+//! The training noise schedule (DDPM, Ho et al. 2020) shared by every sampler, with diffusers'
+//! `scheduler_config.json` field names and Stable Diffusion's defaults.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How betas run from `beta_start` to `beta_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BetaSchedule {
+    /// Linear in beta.
+    Linear,
+    /// Linear in sqrt(beta) (Stable Diffusion).
+    ScaledLinear,
+}
+
+/// How inference timesteps are spread (diffusers' `timestep_spacing`; Table 2 of
+/// "Common Diffusion Noise Schedules and Sample Steps are Flawed").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestepSpacing {
+    /// Evenly from the last training step down to 0 (fractional timesteps allowed).
+    Linspace,
+    /// Multiples of `N / steps` from 0, plus `steps_offset`.
+    Leading,
+    /// Multiples of `N / steps` counted down from `N`, minus 1.
+    Trailing,
+}
+
+fn d_n() -> usize { 1000 }
+fn d_start() -> f64 { 0.00085 }
+fn d_end() -> f64 { 0.012 }
+fn d_sched() -> BetaSchedule { BetaSchedule::ScaledLinear }
+fn d_offset() -> usize { 1 }
+
+/// The schedule's settings, as in diffusers' `scheduler/scheduler_config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseScheduleConfig {
+    /// Training diffusion steps.
+    #[serde(default = "d_n")]
+    pub num_train_timesteps: usize,
+    /// First beta (noise variance added at step 0).
+    #[serde(default = "d_start")]
+    pub beta_start: f64,
+    /// Last beta.
+    #[serde(default = "d_end")]
+    pub beta_end: f64,
+    /// Interpolation between `beta_start` and `beta_end`.
+    #[serde(default = "d_sched")]
+    pub beta_schedule: BetaSchedule,
+    /// Added to `leading`-spaced timesteps (SD 1.5: 1).
+    #[serde(default = "d_offset")]
+    pub steps_offset: usize,
+    /// Spacing of inference timesteps; `None` takes each sampler's diffusers default
+    /// (Euler-A and DPM-Solver: linspace; DDIM: leading).
+    #[serde(default)]
+    pub timestep_spacing: Option<TimestepSpacing>,
+}
+
+impl Default for NoiseScheduleConfig {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("all fields have defaults")
+    }
+}
+
+/// `alphas_cumprod` of the schedule, computed in f32 as PyTorch does (diffusers builds it with
+/// `torch.linspace(..., dtype=float32) ** 2` and `torch.cumprod`), kept as f64 for the samplers.
+#[derive(Debug, Clone)]
+pub struct NoiseSchedule {
+    pub config: NoiseScheduleConfig,
+    /// Cumulative product of `1 - beta`, one per training step.
+    pub alphas_cumprod: Vec<f64>,
+}
+
+/// `torch.linspace` in f32: the same step, filled from both ends.
+fn linspace_f32(start: f32, end: f32, n: usize) -> Vec<f32> {
+    if n == 1 {
+        return vec![start];
+    }
+    let step = (end - start) / (n - 1) as f32;
+    let half = n / 2;
+    (0..n)
+        .map(|i| if i < half { start + step * i as f32 } else { end - step * (n - i - 1) as f32 })
+        .collect()
+}
+
+/// `np.linspace(start, stop, num)` bit for bit: `i * step + start`, the last point exactly `stop`
+/// (rounding the points later depends on it: 15 * 33.3 is 499.49999...).
+pub(crate) fn np_linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    if num == 1 {
+        return vec![start];
+    }
+    let step = (stop - start) / (num - 1) as f64;
+    let mut v: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
+    v[num - 1] = stop;
+    v
+}
+
+impl NoiseSchedule {
+    pub fn new(config: &NoiseScheduleConfig) -> Self {
+        let n = config.num_train_timesteps;
+        let betas: Vec<f32> = match config.beta_schedule {
+            BetaSchedule::Linear => linspace_f32(config.beta_start as f32, config.beta_end as f32, n),
+            BetaSchedule::ScaledLinear => linspace_f32(config.beta_start.sqrt() as f32, config.beta_end.sqrt() as f32, n)
+                .into_iter()
+                .map(|b| b * b)
+                .collect(),
+        };
+        // torch's CPU cumprod accumulates floats in double and stores float.
+        let mut acc = 1.0f64;
+        let alphas_cumprod = betas
+            .iter()
+            .map(|&b| {
+                acc *= (1.0f32 - b) as f64;
+                acc as f32 as f64
+            })
+            .collect();
+        Self { config: config.clone(), alphas_cumprod }
+    }
+
+    pub fn num_train_timesteps(&self) -> usize {
+        self.config.num_train_timesteps
+    }
+
+    /// Karras sigmas `sqrt((1 - a) / a)` per training step, in f32 as diffusers computes them.
+    pub fn sigmas(&self) -> Vec<f64> {
+        self.alphas_cumprod
+            .iter()
+            .map(|&a| {
+                let a = a as f32;
+                ((1.0 - a) / a).sqrt() as f64
+            })
+            .collect()
+    }
+
+    /// Forward diffusion `sqrt(a_t) x0 + sqrt(1 - a_t) noise` with one timestep per batch row.
+    pub fn add_noise(&self, original: Tensor<4>, noise: Tensor<4>, timesteps: &[usize]) -> Tensor<4> {
+        let [b, _, _, _] = original.dims();
+        assert_eq!(timesteps.len(), b, "one timestep per batch row");
+        let device = original.device();
+        let coef = |f: fn(f64) -> f64| {
+            let v: Vec<f32> = timesteps.iter().map(|&t| f(self.alphas_cumprod[t]) as f32).collect();
+            Tensor::<1>::from_data(TensorData::new(v, [b]), &device).reshape([b, 1, 1, 1])
+        };
+        original * coef(|a| a.sqrt()) + noise * coef(|a| (1.0 - a).sqrt())
+    }
+
+    /// Inference timesteps for `steps` steps with `spacing` (integer-valued except linspace).
+    pub fn spaced_timesteps(&self, steps: usize, spacing: TimestepSpacing) -> Vec<f64> {
+        let n = self.num_train_timesteps();
+        match spacing {
+            TimestepSpacing::Linspace => np_linspace(0.0, (n - 1) as f64, steps).into_iter().rev().collect(),
+            TimestepSpacing::Leading => {
+                let ratio = n / steps;
+                (0..steps).rev().map(|i| (i * ratio + self.config.steps_offset) as f64).collect()
+            }
+            TimestepSpacing::Trailing => {
+                let ratio = n as f64 / steps as f64;
+                let mut t = Vec::with_capacity(steps);
+                let mut x = n as f64;
+                while x > 0.0 && t.len() < steps {
+                    t.push(x.round_ties_even() - 1.0);
+                    x -= ratio;
+                }
+                t
+            }
+        }
+    }
+}
