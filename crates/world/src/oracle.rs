@@ -614,14 +614,16 @@ fn ghost_badness(case: &EditCase, c: &[[f32; 3]], t: &[[f32; 3]]) -> f32 {
     // Only shifts at the world's ghost distance: shorter ones confuse a ghost with blur or a
     // sub-pixel move, which are also blends of nearby shifts.
     let d0 = flaw::ghost_shift(size);
+    let tile_of: Vec<usize> = (0..n * n).map(|i| (i / n / tile) * nt + (i % n) / tile).collect();
+    let pixels_counted: Vec<usize> = (0..n * n).filter(|&i| counted[i]).collect();
     let mut best = 0.0f32;
     for d in d0..=d0 + 1 {
         for (dx, dy) in [(d, 0), (-d, 0), (0, d), (0, -d), (d, d), (-d, d), (d, -d), (-d, -d)] {
             let shifted = pixels::shift(&reference, size, dx, dy);
             // Normal equations per tile: [yy yv; yv vv] [a b]' = [cy cv]'.
             let mut acc = vec![[0.0f64; 8]; nt * nt];
-            for i in (0..n * n).filter(|&i| counted[i]) {
-                let k = &mut acc[(i / n / tile) * nt + (i % n) / tile];
+            for &i in &pixels_counted {
+                let k = &mut acc[tile_of[i]];
                 for ch in 0..3 {
                     let (y, v, cc) = (reference[i][ch] as f64, shifted[i][ch] as f64, c[i][ch] as f64);
                     k[0] += y * y;
@@ -675,19 +677,25 @@ fn band_pass(px: &[[f32; 3]], size: u32) -> Px {
 /// channel values that are multiples of q; the coarsest step they (nearly) all sit on, unless the
 /// target's own values already sit on it (posterized images), measures the banding.
 fn banding_badness(c: &[[f32; 3]], t: &[[f32; 3]]) -> f32 {
-    // Channel values other than the clipping ends 0 and 255, where snapped values pile up anyway.
-    let values = |px: &[[f32; 3]]| -> Vec<u32> {
-        px.iter().flatten().map(|v| v.round().clamp(0.0, 255.0) as u32).filter(|v| *v != 0 && *v != 255).collect()
+    // Histogram of channel values other than the clipping ends 0 and 255, where snapped values
+    // pile up anyway.
+    let histogram = |px: &[[f32; 3]]| -> [u32; 256] {
+        let mut h = [0u32; 256];
+        for v in px.iter().flatten() {
+            h[v.round().clamp(0.0, 255.0) as usize] += 1;
+        }
+        h[0] = 0;
+        h[255] = 0;
+        h
     };
-    let on_comb = |vals: &[u32], q: u32| -> bool {
-        vals.len() >= 16 && vals.iter().filter(|v| **v % q == 0).count() as f32 >= 0.9 * vals.len() as f32
+    let on_comb = |h: &[u32; 256], q: u32| -> bool {
+        let total: u32 = h.iter().sum();
+        let on: u32 = h.iter().step_by(q as usize).sum();
+        total >= 16 && on as f32 >= 0.9 * total as f32
     };
-    let (vc, vt) = (values(c), values(t));
+    let (vc, vt) = (histogram(c), histogram(t));
     // A posterized candidate (a handful of levels) is a style, judged by following, not banding.
-    let mut distinct = vc.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 3 {
+    if vc.iter().filter(|k| **k > 0).count() < 3 {
         return 0.0;
     }
     let q = (4..=40u32).rev().find(|&q| on_comb(&vc, q) && !on_comb(&vt, q)).unwrap_or(0);

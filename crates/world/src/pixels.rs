@@ -19,34 +19,31 @@ pub fn to_image(px: &[[f32; 3]], size: u32) -> RgbImage {
 
 /// Separable filter with clamped borders; `kernel` has odd length and sums to 1.
 fn convolve(px: &[[f32; 3]], size: u32, kernel: &[f32]) -> Px {
-    let n = size as i64;
-    let r = (kernel.len() / 2) as i64;
-    let at = |v: i64| v.clamp(0, n - 1);
+    let n = size as usize;
+    let r = kernel.len() / 2;
+    // One padded line (borders repeated) per pass keeps the inner loop free of clamping.
+    let mut line = vec![[0.0f32; 3]; n + 2 * r];
+    let filter_line = |line: &mut Vec<[f32; 3]>, get: &dyn Fn(usize) -> [f32; 3], out: &mut dyn FnMut(usize, [f32; 3])| {
+        for (j, l) in line.iter_mut().enumerate() {
+            *l = get(j.saturating_sub(r).min(n - 1));
+        }
+        for x in 0..n {
+            let mut acc = [0.0f32; 3];
+            for (w, c) in kernel.iter().zip(&line[x..x + kernel.len()]) {
+                acc[0] += w * c[0];
+                acc[1] += w * c[1];
+                acc[2] += w * c[2];
+            }
+            out(x, acc);
+        }
+    };
     let mut tmp = vec![[0.0f32; 3]; px.len()];
     for y in 0..n {
-        for x in 0..n {
-            let mut acc = [0.0f32; 3];
-            for (k, w) in kernel.iter().enumerate() {
-                let c = px[(y * n + at(x + k as i64 - r)) as usize];
-                for ch in 0..3 {
-                    acc[ch] += w * c[ch];
-                }
-            }
-            tmp[(y * n + x) as usize] = acc;
-        }
+        filter_line(&mut line, &|x| px[y * n + x], &mut |x, v| tmp[y * n + x] = v);
     }
     let mut out = vec![[0.0f32; 3]; px.len()];
-    for y in 0..n {
-        for x in 0..n {
-            let mut acc = [0.0f32; 3];
-            for (k, w) in kernel.iter().enumerate() {
-                let c = tmp[(at(y + k as i64 - r) * n + x) as usize];
-                for ch in 0..3 {
-                    acc[ch] += w * c[ch];
-                }
-            }
-            out[(y * n + x) as usize] = acc;
-        }
+    for x in 0..n {
+        filter_line(&mut line, &|y| tmp[y * n + x], &mut |y, v| out[y * n + x] = v);
     }
     out
 }
