@@ -6,6 +6,7 @@
 //! allows it): pick the device (`Device::flex()`, `Device::cuda(0)`, `.autodiff()`) at the edge.
 
 pub mod error;
+pub mod import;
 pub mod schedulers;
 pub mod store;
 pub mod unet;

@@ -1,0 +1,8 @@
+//! Importing and exporting models in diffusers' folder layout (issue 3, "Import from
+//! safetensors"): vanilla InstructPix2Pix and the authors' reward checkpoint.
+
+pub mod diffusers;
+pub mod header;
+
+pub use diffusers::{load_unet_dir, save_unet_dir, UNetImport, UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16};
+pub use header::{read_header, TensorInfo};
