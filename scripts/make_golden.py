@@ -173,7 +173,8 @@ def make_unets():
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**UNET_CONFIG).eval()
     perturb(unet)
-    (OUT / "unet_tiny_config.json").write_text(json.dumps(dict(unet.config), indent=1, default=list))
+    config = {k: v for k, v in dict(unet.config).items() if k != "_use_default_values"}  # a set: unordered
+    (OUT / "unet_tiny_config.json").write_text(json.dumps(config, indent=1, sort_keys=True, default=list))
 
     b = 2
     sample = torch.randn(b, 8, 16, 16)
@@ -202,6 +203,31 @@ def make_unets():
     save(unet.state_dict(), "reward_unet_tiny.safetensors", torch.float16)
     save(dict(sample=sample, timestep=timestep, encoder_hidden_states=ehs, scores=scores,
               pooled_text=pooled, output=out_r), "reward_unet_tiny_io.safetensors")
+
+
+# timbrooks/instruct-pix2pix unet/config.json (SD 1.5 with 8 input channels).
+SD15_IP2P_CONFIG = dict(
+    in_channels=8, out_channels=4, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
+    down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32, sample_size=32,
+)
+
+
+def make_sd15_layout():
+    """Names and shapes (no weights) of the full-size reward UNet: SD 1.5 InstructPix2Pix plus
+    the modules of official-checkpoint.md, whose table this must reproduce."""
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**SD15_IP2P_CONFIG)
+        attach_reward_modules(unet)
+    layout = {k: list(v.shape) for k, v in unet.state_dict().items()}
+    assert layout["add_embedding.linear_1.weight"] == [1280, 768]
+    assert layout["add_embedding2.linear_2.weight"] == [320, 320]
+    assert layout["text_linear2.weight"] == [1280, 768] and layout["text_linear.weight"] == [320, 768]
+    assert layout["proj_deal.proj_in.weight"] == [320, 320, 1, 1]
+    assert layout["ca.attention.self.query.weight"] == [320, 320]
+    (OUT / "sd15_reward_unet_layout.json").write_text(json.dumps(layout, indent=0, sort_keys=True))
+    print(f"sd15_reward_unet_layout.json: {len(layout)} tensors")
 
 
 def trace(name, sched, steps, shape, out, seed, eta=None):
@@ -258,4 +284,5 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     make_unets()
+    make_sd15_layout()
     make_schedulers()

@@ -11,9 +11,11 @@
 //! - BERT's `LayerNorm` <-> `layer_norm` (burn's derive turns field names into local variables,
 //!   so a CamelCase field trips the non-snake-case lint in generated code).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{DType, Tensor};
 use burn::store::{
     ApplyError, ApplyResult, BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, ModuleSnapshot,
     PyTorchToBurnAdapter, SafetensorsStore,
@@ -112,9 +114,51 @@ fn with_load_settings<M: Module>(store: SafetensorsStore, module: &M) -> Safeten
     store
 }
 
-/// The float dtype of the module's parameters (the first float one found).
-fn module_float_dtype<M: Module>(module: &M) -> Option<burn::tensor::DType> {
-    ModuleSnapshot::collect(module, None, None, false).into_iter().map(|t| t.dtype).find(|d| d.is_float())
+/// The float dtype of the module's device. Read from a one-element probe: collecting the
+/// module's own tensors would initialise every lazy parameter (GBs for SD 1.5) just to be
+/// overwritten by the load.
+fn module_float_dtype<M: Module>(module: &M) -> Option<DType> {
+    let device = module.devices().into_iter().next()?;
+    Some(Tensor::<1>::zeros([1], &device).dtype())
+}
+
+/// Every float parameter of `module` by file key, with its shape in PyTorch layout, without
+/// initialising lazy parameters (cheap even for SD 1.5).
+pub fn tensor_layout<M: Module>(module: &M) -> BTreeMap<String, Vec<usize>> {
+    let mut layout = Layout::default();
+    module.visit(&mut layout);
+    layout.shapes
+}
+
+#[derive(Default)]
+struct Layout {
+    path: Vec<String>,
+    containers: Vec<String>,
+    shapes: BTreeMap<String, Vec<usize>>,
+}
+
+impl ModuleVisitor for Layout {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push(name.to_string());
+        self.containers.push(container_type.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+        self.containers.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let path = self.path.join(".");
+        let mut shape = param.lazy_shape().to_vec();
+        // The innermost user struct decides, as in burn-store's PyTorch adapter: burn's Linear
+        // stores [in, out], PyTorch [out, in].
+        let module = self.containers.iter().rev().find(|c| c.starts_with("Struct:"));
+        if module.map(String::as_str) == Some("Struct:Linear") && path.ends_with(".weight") {
+            shape.reverse();
+        }
+        self.shapes.insert(file_key(&path), shape);
+    }
 }
 
 /// Turns burn-store's report into an error naming every tensor that did not match.

@@ -164,3 +164,36 @@ fn saved_reward_unet_has_the_checkpoint_layout_and_reloads() {
     assert_close("reloaded reward unet", &to_vec(out), &g.vec("output"), TOL);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The full-size reward UNet (SD 1.5 InstructPix2Pix + official-checkpoint.md's modules) has
+/// exactly the reference's tensor names and shapes, plus our null reward. Built lazily: no
+/// weights are allocated.
+#[test]
+fn sd15_reward_unet_layout_matches_diffusers_and_the_checkpoint_table() {
+    let device = Device::flex();
+    let unet = UNet2DConditionModel::new(&UNet2DConditionConfig::default(), Some(&RewardConditioningConfig::default()), &device).unwrap();
+    let mut ours = rewardedit_models::store::tensor_layout(&unet);
+    assert_eq!(ours.remove("null_reward.scores"), Some(vec![768]));
+    assert_eq!(ours.remove("null_reward.text"), Some(vec![768]));
+    let text = std::fs::read_to_string(golden("sd15_reward_unet_layout.json")).unwrap();
+    let reference: std::collections::BTreeMap<String, Vec<usize>> = serde_json::from_str(&text).unwrap();
+    let only_ours: Vec<_> = ours.keys().filter(|k| !reference.contains_key(*k)).collect();
+    let only_ref: Vec<_> = reference.keys().filter(|k| !ours.contains_key(*k)).collect();
+    assert!(only_ours.is_empty() && only_ref.is_empty(), "only ours: {only_ours:?}\nonly reference: {only_ref:?}");
+    for (key, shape) in &reference {
+        assert_eq!(&ours[key], shape, "{key}");
+    }
+    assert_eq!(reference.values().map(|s| s.iter().product::<usize>()).sum::<usize>(), ours.values().map(|s| s.iter().product::<usize>()).sum::<usize>());
+}
+
+/// `tensor_layout` reports what the loader accepts: the tiny golden file's names and shapes.
+#[test]
+fn tensor_layout_equals_the_loaded_files_header() {
+    let device = Device::flex();
+    let mut ours = rewardedit_models::store::tensor_layout(&rewarded(&device));
+    ours.remove("null_reward.scores");
+    ours.remove("null_reward.text");
+    let header = rewardedit_models::import::read_header(golden("reward_unet_tiny.safetensors")).unwrap();
+    let file: std::collections::BTreeMap<String, Vec<usize>> = header.into_iter().map(|(k, v)| (k, v.shape)).collect();
+    assert_eq!(ours, file);
+}
