@@ -5,6 +5,7 @@ mod backend;
 mod commands;
 mod exit;
 mod progress;
+mod scorers;
 mod table;
 
 use std::process::ExitCode;
@@ -38,6 +39,10 @@ enum Command {
     /// Read data collections (manifest, RewardEdit-20K, image folder, Real-Edit).
     #[command(subcommand)]
     Data(commands::data::DataCommand),
+    /// Score one edit on the three axes (following, preservation, quality).
+    Score(commands::score::Args),
+    /// Score every edit of a manifest, resumably; failures are recorded and retried on re-run.
+    Label(commands::label::Args),
     /// Print the version and compiled backends, and check that the device computes.
     Info,
 }
@@ -48,6 +53,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::World(cmd) => commands::world::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
+        Command::Score(args) => commands::score::run(args),
+        Command::Label(args) => commands::label::run(args),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };
     match result {

@@ -3,4 +3,6 @@
 pub mod data;
 pub mod demo;
 pub mod info;
+pub mod label;
+pub mod score;
 pub mod world;

@@ -1,0 +1,118 @@
+//! `--scorer NAME`: which scorer a command uses, and the LVLM teacher's flags.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rewardedit_scorer::{LvlmConfig, LvlmScorer, OracleScorer, Preset, Scorer};
+
+use crate::exit::bad_input;
+
+/// A scorer named on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScorerChoice {
+    /// The LVLM teacher (an OpenAI-compatible endpoint).
+    Lvlm,
+    /// The edit world's exact oracle (world items only).
+    Oracle,
+}
+
+impl FromStr for ScorerChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lvlm" => Ok(ScorerChoice::Lvlm),
+            "oracle" => Ok(ScorerChoice::Oracle),
+            other => Err(format!("unknown scorer {other:?}: expected lvlm or oracle")),
+        }
+    }
+}
+
+/// The LVLM teacher's settings: flags override the environment (`REWARDEDIT_LVLM_BASE_URL`,
+/// `REWARDEDIT_LVLM_API_KEY`, `REWARDEDIT_LVLM_MODEL`), which overrides the config file.
+#[derive(Args, Debug, Clone)]
+pub struct LvlmArgs {
+    /// Judge protocol: `joint` (one request per edit) or `paper` (three, one rubric each).
+    #[arg(long, value_parser = parse_preset)]
+    pub preset: Option<Preset>,
+    /// Base URL of the OpenAI-compatible API, e.g. http://localhost:8000/v1.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// API key (prefer the environment variable: flags show up in process lists).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Model name, e.g. gpt-4o or Qwen/Qwen2.5-VL-7B-Instruct.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A TOML file with any `LvlmConfig` field (timeouts, retries, concurrency, prices...).
+    #[arg(long)]
+    pub lvlm_config: Option<PathBuf>,
+    /// Do not read or write the reply cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    match s {
+        "joint" => Ok(Preset::Joint),
+        "paper" => Ok(Preset::Paper),
+        other => Err(format!("unknown preset {other:?}: expected joint or paper")),
+    }
+}
+
+impl LvlmArgs {
+    /// The resolved configuration: the config file (or defaults), then the environment, then flags.
+    pub fn config(&self) -> Result<LvlmConfig> {
+        let mut cfg = match &self.lvlm_config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+                toml::from_str::<LvlmConfig>(&text)
+                    .map_err(|e| bad_input(format!("{}: not a valid LVLM config: {e}", path.display())))?
+            }
+            None => LvlmConfig::default(),
+        }
+        .with_env();
+        if let Some(p) = self.preset {
+            cfg.preset = p;
+        }
+        if let Some(u) = &self.base_url {
+            cfg.base_url = u.clone();
+        }
+        if let Some(k) = &self.api_key {
+            cfg.api_key = Some(k.clone());
+        }
+        if let Some(m) = &self.model {
+            cfg.model = m.clone();
+        }
+        cfg.no_cache |= self.no_cache;
+        cfg.validate().map_err(|e| bad_input(format!("LVLM settings: {e}")))?;
+        Ok(cfg)
+    }
+}
+
+/// A ready scorer. The LVLM teacher is kept typed so progress can show its usage and cost.
+pub enum Built {
+    Lvlm(LvlmScorer),
+    Other(Box<dyn Scorer>),
+}
+
+impl Built {
+    pub fn scorer(&self) -> &dyn Scorer {
+        match self {
+            Built::Lvlm(s) => s,
+            Built::Other(s) => s.as_ref(),
+        }
+    }
+}
+
+pub fn build(choice: &ScorerChoice, lvlm: &LvlmArgs) -> Result<Built> {
+    Ok(match choice {
+        ScorerChoice::Lvlm => {
+            Built::Lvlm(LvlmScorer::new(lvlm.config()?).context("starting the LVLM teacher")?)
+        }
+        ScorerChoice::Oracle => Built::Other(Box::new(OracleScorer::exact())),
+    })
+}
