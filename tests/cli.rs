@@ -1,0 +1,169 @@
+//! End-to-end tests of the `rewardedit` binary: what a user runs from the README.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rewardedit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rewardedit")).args(args).output().expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = rewardedit(args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs a command that must be refused as bad input: exit code 2 and a one-line reason.
+fn bad_input(args: &[&str]) -> String {
+    let out = rewardedit(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stderr: {err}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("temp paths are utf-8")
+}
+
+fn real_edit() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real-edit")
+}
+
+fn read_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("file exists")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn world_sample_is_deterministic_per_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    for (out, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        ok(&["world", "sample", "--n", "14", "--size", "32", "--seed", seed, "--out", p(out)]);
+    }
+    let manifest = |d: &Path| std::fs::read(d.join("manifest.jsonl")).unwrap();
+    assert_eq!(manifest(&a), manifest(&b));
+    assert_ne!(manifest(&a), manifest(&c));
+    let lines = read_lines(&a.join("manifest.jsonl"));
+    assert_eq!(lines.len(), 14);
+    for line in &lines {
+        for key in ["source", "edited", "target", "mask"] {
+            let rel = line[key].as_str().unwrap();
+            assert_eq!(std::fs::read(a.join(rel)).unwrap(), std::fs::read(b.join(rel)).unwrap(), "{rel}");
+        }
+        assert!(line["rewards"]["following"]["score"].is_number());
+    }
+    let types: std::collections::BTreeSet<_> = lines.iter().map(|l| l["edit_type"].as_str().unwrap()).collect();
+    assert_eq!(types.len(), 7, "every edit type is sampled: {types:?}");
+}
+
+#[test]
+fn labelling_a_world_sample_with_the_oracle_reproduces_its_rewards_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, labelled) = (dir.path().join("data"), dir.path().join("labelled"));
+    ok(&["world", "sample", "--n", "21", "--size", "32", "--seed", "1", "--out", p(&data)]);
+    let first = ok(&["label", "--in", p(&data), "--scorer", "oracle", "--out", p(&labelled)]);
+    assert!(first.contains("21 labelled now, 0 failed"), "{first}");
+    let want: Vec<_> = read_lines(&data.join("manifest.jsonl")).into_iter().map(|l| l["rewards"].clone()).collect();
+    let got: Vec<_> = read_lines(&labelled.join("manifest.jsonl")).into_iter().map(|l| l["rewards"].clone()).collect();
+    assert_eq!(got, want);
+    let again = ok(&["label", "--in", p(&data), "--scorer", "oracle", "--out", p(&labelled)]);
+    assert!(again.contains("21 already labelled, 0 labelled now"), "{again}");
+    assert_eq!(read_lines(&labelled.join("manifest.jsonl")).len(), 21);
+}
+
+#[test]
+fn world_show_draws_one_row_per_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, grid) = (dir.path().join("data"), dir.path().join("grid.png"));
+    ok(&["world", "sample", "--n", "3", "--size", "32", "--out", p(&data)]);
+    ok(&["world", "show", p(&data), "--out", p(&grid), "--rows", "3"]);
+    let img = image::open(&grid).unwrap();
+    // Four 32 px cells per row (source | edited | target | mask), three rows, 2 px gaps.
+    assert_eq!((img.width(), img.height()), (2 + 4 * 34, 2 + 3 * 34));
+}
+
+#[test]
+fn data_check_counts_real_edit() {
+    let out = ok(&["data", "check", &format!("real-edit:{}", real_edit().display())]);
+    assert!(out.starts_with("real-edit: 80 images, 560 instructions"), "{out}");
+    for t in ["Local", "Remove", "Add", "Texture", "Background", "Global", "Style"] {
+        assert!(out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [t, "80"]), "{t}: {out}");
+    }
+    assert!(out.contains("0 bad items"));
+}
+
+#[test]
+fn data_check_names_a_bad_file_and_lists_it_with_skip_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&["world", "sample", "--n", "7", "--size", "32", "--out", p(&data)]);
+    let victim = read_lines(&data.join("manifest.jsonl"))[2]["edited"].as_str().unwrap().to_string();
+    let bytes = std::fs::read(data.join(&victim)).unwrap();
+    std::fs::write(data.join(&victim), &bytes[..bytes.len() / 2]).unwrap();
+    let spec = format!("manifest:{}", data.display());
+    let err = bad_input(&["data", "check", &spec]);
+    assert!(err.contains(&victim), "the error names the truncated file: {err}");
+    let out = ok(&["data", "check", &spec, "--skip-bad"]);
+    assert!(out.contains("6 examples") && out.contains("1 bad items") && out.contains(&victim), "{out}");
+}
+
+#[test]
+fn demo_writes_a_summary_with_every_type_and_clean_triplets_score_five() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["demo", "--n", "70", "--size", "32", "--out", p(dir.path())]);
+    assert!(out.contains("edit type") && out.contains("flaw family"), "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["n"], 70);
+    assert_eq!(summary["by_type"].as_object().unwrap().len(), 7);
+    for axis in ["following", "preservation", "quality"] {
+        let clean = summary["by_flaw"]["clean"][axis]["mean"].as_f64().unwrap();
+        assert!(clean >= 4.9, "clean triplets score {clean} on {axis}");
+    }
+    // Each flaw family hurts its own axis most.
+    for (family, axis) in [("not_followed", "following"), ("collateral", "preservation"), ("low_quality", "quality")] {
+        let own = summary["by_flaw"][family][axis]["mean"].as_f64().unwrap();
+        assert!(own < 4.0, "{family} scores {own} on {axis}");
+    }
+    assert!(image::open(dir.path().join("grid.png")).is_ok());
+}
+
+#[test]
+fn bad_input_exits_2_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    image::RgbImage::new(8, 8).save(&img).unwrap();
+    let err = bad_input(&["world", "sample", "--n", "3", "--size", "8", "--out", p(&dir.path().join("x"))]);
+    assert!(err.contains("size 8"), "{err}");
+    let err = bad_input(&["score", p(&img), p(&img), "   "]);
+    assert!(err.contains("instruction is empty"), "{err}");
+    let err = bad_input(&["score", p(&img), p(&dir.path().join("missing.png")), "make it blue"]);
+    assert!(err.contains("missing.png"), "{err}");
+    let err = bad_input(&["data", "check", "nosuchformat:/tmp"]);
+    assert!(err.contains("unknown format"), "{err}");
+    let err = bad_input(&["label", "--in", p(&dir.path().join("none")), "--scorer", "oracle", "--out", p(dir.path())]);
+    assert!(err.contains("none"), "{err}");
+    bad_input(&["info", "--backend", "cuda"]);
+}
+
+#[test]
+fn score_prints_no_score_when_the_judge_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    image::RgbImage::new(8, 8).save(&img).unwrap();
+    let cfg = dir.path().join("lvlm.toml");
+    std::fs::write(&cfg, "max_retries = 1\nbackoff_base_ms = 1\nbackoff_max_ms = 1\n").unwrap();
+    // Port 9 (discard) on loopback: nothing listens, every attempt is refused at once.
+    let out = rewardedit(&[
+        "score", p(&img), p(&img), "make it blue", "--scorer", "lvlm", "--base-url", "http://127.0.0.1:9/v1",
+        "--lvlm-config", p(&cfg), "--no-cache", "--json",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no score is printed: {}", String::from_utf8_lossy(&out.stdout));
+}
