@@ -1,0 +1,55 @@
+//! Scores per second of the student scorer on this CPU (burn Flex), fp32 and int8, one edit per
+//! call (`Scorer::score`) and batched (`StudentScorer::score_many`).
+//!
+//! `cargo bench -p rewardedit-scorer --bench student_throughput [-- DIR [N]]`: DIR is a student
+//! folder (default `checkpoints/student-scorer`), N the edits per row (default 512). The inputs
+//! are world triplets at the world's default size (64 px), so the resize to the network's
+//! resolution is part of the measured time, as in real use.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use rewardedit_scorer::{Precision, ScoreRequest, Scorer, StudentScorer};
+use rewardedit_world::{sample_triplet, WorldConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = args.first().map_or_else(|| root.join("checkpoints/student-scorer"), PathBuf::from);
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(512);
+    let world = WorldConfig::default();
+    let requests: Vec<ScoreRequest> = (0..n as u64)
+        .map(|i| {
+            let t = sample_triplet(&world, 4242, i).expect("world sampling");
+            ScoreRequest {
+                id: t.id,
+                source: Arc::new(t.source),
+                edited: Arc::new(t.edited),
+                instruction: t.instruction.text,
+                edit_type: None,
+                provenance: serde_json::json!({}),
+            }
+        })
+        .collect();
+    let device = Device::flex();
+    println!("student {} on {n} edits ({} px world images), burn Flex, {} threads", dir.display(), world.size, std::thread::available_parallelism().map_or(1, |p| p.get()));
+    println!("{:<8}{:>14}{:>14}", "weights", "batch 1 /s", "batch 64 /s");
+    for precision in [Precision::Fp32, Precision::Int8] {
+        let scorer = StudentScorer::load(&dir, precision, &device).expect("load the student");
+        // Warm-up: first calls allocate and plan.
+        let _ = scorer.score_many(&requests[..64.min(n)], 64);
+        let t = Instant::now();
+        let singles = n.min(128);
+        for r in &requests[..singles] {
+            scorer.score(r).expect("score");
+        }
+        let one = singles as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let ok = scorer.score_many(&requests, 64).into_iter().filter(Result::is_ok).count();
+        assert_eq!(ok, n);
+        let many = n as f64 / t.elapsed().as_secs_f64();
+        println!("{:<8}{one:>14.1}{many:>14.1}", format!("{precision:?}").to_lowercase());
+    }
+}

@@ -1,0 +1,144 @@
+//! The student folder (fp32 + int8 safetensors, config.json) and the StudentScorer on bad input.
+
+mod student_support;
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use image::RgbImage;
+use rewardedit_scorer::student::batch::{image_tensor, token_tensor};
+use rewardedit_scorer::student::quant::{dequantize_file, quantize_file, SCALE_SUFFIX};
+use rewardedit_scorer::student::store::{to_safetensors_bytes, FP32_FILE, INT8_FILE};
+use rewardedit_scorer::student::{load_student, save_student, Precision, StudentNet};
+use rewardedit_scorer::{ScoreError, ScoreRequest, Scorer, StudentScorer};
+use safetensors::tensor::{Dtype, SafeTensors};
+use student_support::{tiny_config, world_examples};
+
+fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfig, ex: &[rewardedit_scorer::student::TeacherExample], device: &Device) -> Vec<f32> {
+    let pairs: Vec<_> = ex.iter().map(|e| (&e.source, &e.edited)).collect();
+    let texts: Vec<&str> = ex.iter().map(|e| e.instruction.as_str()).collect();
+    let out = model.forward(image_tensor(&pairs, config.resolution, device), token_tensor(config, &texts, device));
+    let mut v = out.scores.into_data().try_to_vec::<f32>().unwrap();
+    v.extend(out.verdict_logits.into_data().try_to_vec::<f32>().unwrap());
+    v
+}
+
+#[test]
+fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
+    let ex = world_examples(21, 14);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    device.seed(4);
+    let model = StudentNet::new(&config, &device);
+    let dir = tempfile::tempdir().unwrap();
+    save_student(dir.path(), &config, &model).unwrap();
+
+    let (loaded_config, loaded) = load_student(dir.path(), Precision::Fp32, &device).unwrap();
+    assert_eq!(loaded_config, config);
+    assert_eq!(outputs(&model, &config, &ex, &device), outputs(&loaded, &config, &ex, &device));
+
+    let (_, int8) = load_student(dir.path(), Precision::Int8, &device).unwrap();
+    let (a, b) = (outputs(&model, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst > 0.0, "int8 weights should not be bit-identical to fp32");
+    assert!(worst < 0.05, "int8 changes an output by {worst}");
+    let size = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().len();
+    assert!(size(INT8_FILE) * 2 < size(FP32_FILE), "{} vs {}", size(INT8_FILE), size(FP32_FILE));
+}
+
+#[test]
+fn int8_file_round_trip_error_is_within_half_a_step_per_weight() {
+    let ex = world_examples(22, 7);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    let fp32 = to_safetensors_bytes(&StudentNet::new(&config, &device)).unwrap();
+    let int8 = quantize_file(&fp32).unwrap();
+    let back = dequantize_file(&int8).unwrap();
+    let (orig, q, back) = (SafeTensors::deserialize(&fp32).unwrap(), SafeTensors::deserialize(&int8).unwrap(), SafeTensors::deserialize(&back).unwrap());
+    let f32s = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+    let mut quantized = 0;
+    for name in orig.names() {
+        let (o, r) = (orig.tensor(name).unwrap(), back.tensor(name).unwrap());
+        assert_eq!(o.shape(), r.shape(), "{name}");
+        let (ov, rv) = (f32s(o.data()), f32s(r.data()));
+        if o.shape().len() >= 2 {
+            quantized += 1;
+            assert_eq!(q.tensor(name).unwrap().dtype(), Dtype::I8, "{name}");
+            let scale = f32s(q.tensor(&format!("{name}{SCALE_SUFFIX}")).unwrap().data())[0];
+            let max = ov.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert!((scale - max / 127.0).abs() <= 1e-6 * max.max(1.0), "{name}: scale {scale}");
+            for (x, y) in ov.iter().zip(&rv) {
+                assert!((x - y).abs() <= scale / 2.0 + 1e-6, "{name}: {x} -> {y} (scale {scale})");
+            }
+        } else {
+            assert_eq!(ov, rv, "{name}: rank-1 tensors stay f32");
+        }
+    }
+    assert!(quantized >= 5, "only {quantized} tensors were quantized");
+}
+
+fn request(source: RgbImage, edited: RgbImage, instruction: &str) -> ScoreRequest {
+    ScoreRequest {
+        id: "t".into(),
+        source: Arc::new(source),
+        edited: Arc::new(edited),
+        instruction: instruction.into(),
+        edit_type: None,
+        provenance: serde_json::json!({}),
+    }
+}
+
+#[test]
+fn the_scorer_resizes_odd_images_and_rejects_empty_instructions() {
+    let ex = world_examples(23, 7);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    save_student(dir.path(), &config, &StudentNet::new(&config, &device)).unwrap();
+    let scorer = StudentScorer::load(dir.path(), Precision::Int8, &device).unwrap();
+
+    let odd = [(1, 1), (200, 7), (3, 90), (16, 16)];
+    for (w, h) in odd {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 3) as u8, 200]));
+        let r = scorer.score(&request(img, RgbImage::new(33, 17), "make the red circle blue")).unwrap();
+        for s in r.scores() {
+            assert!((0.0..=5.0).contains(&s));
+        }
+        for a in rewardedit_core::Axis::ALL {
+            assert!(!r.axis(a).flaw().is_empty());
+        }
+    }
+    // An instruction of unknown words only still scores (all unknown tokens).
+    assert!(scorer.score(&request(RgbImage::new(8, 8), RgbImage::new(8, 8), "zzz qqq ???")).is_ok());
+    let err = scorer.score(&request(RgbImage::new(8, 8), RgbImage::new(8, 8), "   ")).unwrap_err();
+    assert!(matches!(err, ScoreError::InvalidRequest(_)), "{err:?}");
+    let err = scorer.score(&request(RgbImage::new(0, 0), RgbImage::new(8, 8), "make it blue")).unwrap_err();
+    assert!(matches!(err, ScoreError::InvalidRequest(_)), "{err:?}");
+
+    // Batched scoring agrees with one-at-a-time scoring, and fails bad requests alone.
+    let reqs: Vec<_> = ex.iter().map(|e| request(e.source.clone(), e.edited.clone(), &e.instruction)).chain([request(RgbImage::new(4, 4), RgbImage::new(4, 4), "")]).collect();
+    let many = scorer.score_many(&reqs, 3);
+    for (r, m) in reqs.iter().zip(&many).take(ex.len()) {
+        let one = scorer.score(r).unwrap();
+        let m = m.as_ref().unwrap();
+        for (a, b) in one.scores().iter().zip(m.scores()) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+    assert!(matches!(many.last().unwrap(), Err(ScoreError::InvalidRequest(_))));
+}
+
+#[test]
+fn a_folder_with_mismatched_weights_is_a_typed_error() {
+    let ex = world_examples(24, 7);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    save_student(dir.path(), &config, &StudentNet::new(&config, &device)).unwrap();
+    let mut wider = config.clone();
+    wider.hidden = 32;
+    std::fs::write(dir.path().join("config.json"), serde_json::to_string(&wider).unwrap()).unwrap();
+    assert!(load_student(dir.path(), Precision::Fp32, &device).is_err());
+    assert!(matches!(StudentScorer::load(dir.path(), Precision::Fp32, &device), Err(ScoreError::Config(_))));
+    assert!(StudentScorer::load(&dir.path().join("missing"), Precision::Fp32, &device).is_err());
+}

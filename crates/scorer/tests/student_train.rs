@@ -1,0 +1,102 @@
+//! The student's training loop: it learns, and a resumed run continues the same loss curve.
+
+mod student_support;
+
+use burn::tensor::Device;
+use rewardedit_scorer::student::distill::{optimizer, train_step, METRICS_FILE};
+use rewardedit_scorer::student::{distill, DistillOptions, StepMetrics, StudentNet};
+use safetensors::SafeTensors;
+use student_support::{tiny_config, tiny_recipe, world_examples};
+
+#[test]
+fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
+    let examples = world_examples(5, 16);
+    let config = tiny_config(&examples);
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let mut model = StudentNet::new(&config, &device);
+    let mut optim = optimizer(&Default::default());
+    let batch: Vec<_> = examples.iter().collect();
+    let mut losses = Vec::new();
+    for _ in 0..40 {
+        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &device);
+        model = next;
+        losses.push(parts[0]);
+    }
+    let (first, last) = (losses[0], *losses.last().unwrap());
+    assert!(last.is_finite() && last < 0.5 * first, "loss {first} -> {last}: {losses:?}");
+}
+
+fn metrics(dir: &std::path::Path) -> Vec<StepMetrics> {
+    std::fs::read_to_string(dir.join(METRICS_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn resuming_continues_the_same_loss_curve() {
+    let recipe = tiny_recipe(8);
+    let device = Device::flex().autodiff();
+    let once = tempfile::tempdir().unwrap();
+    let quiet = DistillOptions { skip_eval: true, ..Default::default() };
+    let full = distill(&recipe, once.path(), &quiet, &device, &mut |_| {}).unwrap();
+
+    let twice = tempfile::tempdir().unwrap();
+    let first = DistillOptions { stop_after: Some(4), skip_eval: true, ..Default::default() };
+    let half = distill(&recipe, twice.path(), &first, &device, &mut |_| {}).unwrap();
+    assert_eq!(half.step, 4);
+    let resume = DistillOptions { resume: true, skip_eval: true, ..Default::default() };
+    let rest = distill(&recipe, twice.path(), &resume, &device, &mut |_| {}).unwrap();
+    assert_eq!(rest.step, 8);
+
+    let (a, b) = (metrics(once.path()), metrics(twice.path()));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a.iter().map(|m| m.step).collect::<Vec<_>>(), b.iter().map(|m| m.step).collect::<Vec<_>>());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x.loss - y.loss).abs() <= 1e-6, "step {}: {} vs {}", x.step, x.loss, y.loss);
+    }
+    let (fa, fb) = (full.last_loss.unwrap(), rest.last_loss.unwrap());
+    assert!((fa - fb).abs() <= 1e-6, "final loss {fa} vs {fb}");
+    // The exported students are the same network.
+    let wa = std::fs::read(full.student_dir.join("model.safetensors")).unwrap();
+    let wb = std::fs::read(rest.student_dir.join("model.safetensors")).unwrap();
+    let (ta, tb) = (SafeTensors::deserialize(&wa).unwrap(), SafeTensors::deserialize(&wb).unwrap());
+    let mut names = ta.names();
+    names.sort();
+    let mut names_b = tb.names();
+    names_b.sort();
+    assert_eq!(names, names_b);
+    let f32s = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+    for name in names {
+        let (x, y) = (f32s(ta.tensor(name).unwrap().data()), f32s(tb.tensor(name).unwrap().data()));
+        let worst = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "{name}: the resumed run's weights differ by {worst}");
+    }
+}
+
+#[test]
+fn resume_refuses_a_different_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex().autodiff();
+    let opts = DistillOptions { stop_after: Some(2), skip_eval: true, ..Default::default() };
+    distill(&tiny_recipe(4), dir.path(), &opts, &device, &mut |_| {}).unwrap();
+    let mut other = tiny_recipe(4);
+    other.train.lr *= 2.0;
+    let resume = DistillOptions { resume: true, skip_eval: true, ..Default::default() };
+    let err = distill(&other, dir.path(), &resume, &device, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("same recipe"), "{err}");
+}
+
+#[test]
+fn a_full_tiny_run_reports_agreement_for_both_precisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex().autodiff();
+    let out = distill(&tiny_recipe(4), dir.path(), &DistillOptions::default(), &device, &mut |_| {}).unwrap();
+    let report = out.report.expect("a finished run evaluates");
+    assert_eq!(report.n, 21);
+    assert!(report.int8_bytes > 0 && report.int8_bytes * 2 < report.fp32_bytes, "{} vs {}", report.int8_bytes, report.fp32_bytes);
+    assert!(report.teacher_vs_exact.is_some(), "world data carries the exact oracle");
+    assert!(dir.path().join("agreement.json").exists() && dir.path().join("recipe.toml").exists());
+}
