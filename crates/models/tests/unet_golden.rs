@@ -88,7 +88,7 @@ fn null_rows_take_the_learned_null_reward() {
     let g = Golden::open("reward_unet_tiny_io.safetensors");
     let mut unet = rewarded(&device);
     let scores = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, 2.0, 4.0], [1, NUM_SCORES]), &device);
-    let pooled = g.tensor::<2>("pooled_text", &device).slice([0..1]);
+    let pooled = g.tensor::<2>("pooled_text", &device).narrow(0, 0, 1);
     let module = unet.reward.as_mut().unwrap();
     let sinusoid = timestep_embedding(scores.clone().reshape([NUM_SCORES]), SCORE_EMBED_DIM, true, 0.0)
         .reshape([NUM_SCORES * SCORE_EMBED_DIM]);
@@ -97,8 +97,8 @@ fn null_rows_take_the_learned_null_reward() {
 
     // Two identical rows: row 0 null, row 1 given the same reward as the null one.
     let x = inputs(&g, &device);
-    let row = |t: Tensor<4>| Tensor::cat(vec![t.clone().slice([0..1]), t.slice([0..1])], 0);
-    let text = x.text.clone().slice([0..1]);
+    let row = |t: Tensor<4>| Tensor::cat(vec![t.clone().narrow(0, 0, 1), t.narrow(0, 0, 1)], 0);
+    let text = x.text.clone().narrow(0, 0, 1);
     let rewards = RewardInputs {
         scores: Tensor::cat(vec![Tensor::zeros([1, 3], &device), scores], 0),
         pooled_text: Tensor::cat(vec![Tensor::zeros([1, 32], &device), pooled], 0),
@@ -106,7 +106,7 @@ fn null_rows_take_the_learned_null_reward() {
     };
     let out = unet.forward(
         row(x.sample.clone()),
-        Tensor::cat(vec![x.timestep.clone().slice([0..1]); 2], 0),
+        Tensor::cat(vec![x.timestep.clone().narrow(0, 0, 1); 2], 0),
         Tensor::cat(vec![text.clone(), text], 0),
         Some(rewards),
     );

@@ -260,7 +260,7 @@ impl UNet2DConditionConfig {
         if self.act_fn != "silu" {
             return bad(format!("act_fn {:?} is not supported (only silu)", self.act_fn));
         }
-        if self.conv_in_kernel % 2 == 0 || self.conv_out_kernel % 2 == 0 {
+        if self.conv_in_kernel.is_multiple_of(2) || self.conv_out_kernel.is_multiple_of(2) {
             return bad("conv_in_kernel and conv_out_kernel must be odd".into());
         }
         let unsupported = [
