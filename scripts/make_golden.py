@@ -186,6 +186,11 @@ def make_unets():
     assert torch.allclose(out, mine, atol=1e-6), "the script's forward must match diffusers'"
     save(unet.state_dict(), "unet_tiny.safetensors")
     save(dict(sample=sample, timestep=timestep, encoder_hidden_states=ehs, output=out), "unet_tiny_io.safetensors")
+    # Odd sizes: diffusers then upsamples to the skip's size instead of by 2.
+    odd = torch.randn(1, 8, 15, 13, generator=torch.Generator().manual_seed(11))  # leaves the global RNG alone
+    with torch.no_grad():
+        out_odd = unet(odd, timestep[:1], ehs[:1]).sample
+    save(dict(sample=odd, timestep=timestep[:1], encoder_hidden_states=ehs[:1], output=out_odd), "unet_tiny_odd_io.safetensors")
 
     attach_reward_modules(unet)
     perturb(unet.ca)  # LayerNorm gammas/betas off their defaults too

@@ -197,3 +197,14 @@ fn tensor_layout_equals_the_loaded_files_header() {
     let file: std::collections::BTreeMap<String, Vec<usize>> = header.into_iter().map(|(k, v)| (k, v.shape)).collect();
     assert_eq!(ours, file);
 }
+
+/// 15x13 inputs: the up path must upsample to the skip's odd size (nearest, floor mapping).
+#[test]
+fn odd_sized_input_matches_diffusers() {
+    let device = Device::flex();
+    let g = Golden::open("unet_tiny_odd_io.safetensors");
+    let x = inputs(&g, &device);
+    let out = plain(&device).forward(x.sample, x.timestep, x.text, None);
+    assert_eq!(out.dims(), [1, 4, 15, 13]);
+    assert_close("odd-sized unet output", &to_vec(out), &g.vec("output"), TOL);
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run ON the GPU machine, from the repository root, after scripts/build-cuda.sh has produced
+# target/cuda/release/rewardedit and target/cuda/rewardedit.gz here, and the .gz was carried
+# over (the binary itself, ~72 MB, exceeds the 64 MiB carry limit):
+#   run(command="bash scripts/gpu-check.sh", carry=["target/cuda/rewardedit.gz"], timeout_s=300)
+# Prints nvidia-smi and the CUDA backend info; every command has a timeout. Logs go to "$OUT"
+# when it is set (the device tool's output folder), else to target/cuda/gpu-check.
+#
+#   bash scripts/gpu-check.sh            # env: CMD_TIMEOUT (s, default 120), CUDA_LIB
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+BIN=${BIN:-target/cuda/release/rewardedit}
+CUDA_LIB=${CUDA_LIB:-/usr/local/cuda/lib64}
+T=${CMD_TIMEOUT:-120}
+LOG_DIR=${OUT:-target/cuda/gpu-check}
+mkdir -p "$LOG_DIR"
+status=0
+
+# run NAME CMD...: runs CMD under `timeout`, tees stdout+stderr into $LOG_DIR/NAME.log.
+run() {
+    local name=$1
+    shift
+    echo "=== $name: $*" | tee "$LOG_DIR/$name.log"
+    local t0=$SECONDS rc
+    timeout -k 10 "$T" "$@" 2>&1 | tee -a "$LOG_DIR/$name.log"
+    rc=${PIPESTATUS[0]}
+    echo "=== $name: exit $rc in $((SECONDS - t0)) s$([ "$rc" = 124 ] && echo " (TIMED OUT after ${T} s)")" |
+        tee -a "$LOG_DIR/$name.log"
+    [ "$rc" = 0 ] || status=1
+}
+
+run nvidia-smi nvidia-smi
+run cuda-libs bash -c "ls -l $CUDA_LIB/libcuda.so* $CUDA_LIB/libnvrtc.so* /usr/lib/x86_64-linux-gnu/libcuda.so* 2>&1; true"
+# Unpack the carried copy when the binary is missing or older (build outputs persist there).
+if [ -f target/cuda/rewardedit.gz ] && { [ ! -x "$BIN" ] || [ target/cuda/rewardedit.gz -nt "$BIN" ]; }; then
+    mkdir -p "$(dirname "$BIN")"
+    gzip -dc target/cuda/rewardedit.gz >"$BIN" && chmod +x "$BIN"
+fi
+if [ ! -x "$BIN" ]; then
+    echo "error: $BIN missing: build it with scripts/build-cuda.sh and carry it" | tee -a "$LOG_DIR/summary.log"
+    exit 1
+fi
+run ldd ldd "$BIN"
+run info-flex "$BIN" info --backend flex
+export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Full backtrace if anything in cudarc/cubecl panics (e.g. a missing driver symbol).
+RUST_BACKTRACE=${RUST_BACKTRACE:-1} run info-cuda "$BIN" info --backend cuda
+
+echo "=== overall: $([ $status = 0 ] && echo OK || echo FAILED) (logs in $LOG_DIR)" | tee "$LOG_DIR/summary.log"
+exit $status
