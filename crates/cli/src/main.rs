@@ -43,6 +43,8 @@ enum Command {
     Score(commands::score::Args),
     /// Score every edit of a manifest, resumably; failures are recorded and retried on re-run.
     Label(commands::label::Args),
+    /// Train the student scorer on teacher labels; export fp32 + int8 and report agreement.
+    DistillScorer(commands::distill_scorer::Args),
     /// Print the version and compiled backends, and check that the device computes.
     Info,
 }
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Score(args) => commands::score::run(args),
         Command::Label(args) => commands::label::run(args),
+        Command::DistillScorer(args) => commands::distill_scorer::run(args, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };
     match result {

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod demo;
+pub mod distill_scorer;
 pub mod info;
 pub mod label;
 pub mod score;

@@ -6,7 +6,7 @@
 //! - `recipe.toml`: the resolved recipe;
 //! - `metrics.jsonl`: one line per `log_every` steps (step, loss and its parts, lr, samples/s);
 //! - `checkpoint/`: model and AdamW state (burnpack, parameter ids kept so the optimiser state
-//!   re-attaches), `state.json` with the step; replaced atomically;
+//!   re-attaches), `config.json`, `state.json` with the step; replaced atomically;
 //! - `student/`: the exported student (config.json, fp32 and int8 safetensors);
 //! - `agreement.json`: the held-out agreement table.
 //!
@@ -34,7 +34,7 @@ use super::loss::{distill_loss, LossConfig};
 use super::network::StudentNet;
 use super::recipe::{DistillRecipe, TrainConfig};
 use super::scorer::predict;
-use super::store::{load_student, save_student, Precision};
+use super::store::{load_config, load_student, save_student, Precision, CONFIG_FILE};
 use super::tokenizer::Vocab;
 use super::StudentError;
 
@@ -255,7 +255,7 @@ pub fn distill(
             writeln!(metrics, "{json}").map_err(|e| StudentError::io(run_dir.join(METRICS_FILE), e))?;
         }
         if done % t.checkpoint_every == 0 || done == end {
-            save_checkpoint(&ckpt, &model, &optim, done)?;
+            save_checkpoint(&ckpt, &config, &model, &optim, done)?;
         }
         events(DistillEvent::Step { step: done, loss, metrics: line });
     }
@@ -314,14 +314,29 @@ pub fn evaluate(dir: &Path, heldout: &[TeacherExample], batch: usize, params: us
     })
 }
 
+/// Exports the checkpoint of `run_dir` as a student folder `out` (config.json, fp32 and int8
+/// weights), e.g. to evaluate a run before it ends. Returns the checkpoint's step.
+pub fn export_checkpoint(run_dir: &Path, out: &Path) -> Result<u64, StudentError> {
+    let ckpt = run_dir.join(CHECKPOINT_DIR);
+    let state: CheckpointState = read_json(&ckpt.join("state.json"))?;
+    let config = load_config(&ckpt)?;
+    let model = StudentNet::new(&config, &Device::flex())
+        .try_load_file(ckpt.join("model.bpk"))
+        .map_err(|e| StudentError::format(ckpt.join("model.bpk"), e))?;
+    save_student(out, &config, &model)?;
+    Ok(state.step)
+}
+
 /// Writes the checkpoint into a fresh folder, then swaps it in, so a kill never leaves a
 /// half-written checkpoint behind.
-fn save_checkpoint(dir: &Path, model: &StudentNet, optim: &ModuleOptimizer, step: u64) -> Result<(), StudentError> {
+fn save_checkpoint(dir: &Path, config: &StudentConfig, model: &StudentNet, optim: &ModuleOptimizer, step: u64) -> Result<(), StudentError> {
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| StudentError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| StudentError::io(&tmp, e))?;
+    let json = serde_json::to_string_pretty(config).map_err(|e| StudentError::Config(e.to_string()))?;
+    std::fs::write(tmp.join(CONFIG_FILE), json).map_err(|e| StudentError::io(tmp.join(CONFIG_FILE), e))?;
     model.clone().save_file(tmp.join("model.bpk")).map_err(|e| StudentError::format(tmp.join("model.bpk"), e))?;
     optim.save(tmp.join("optim.bpk")).map_err(|e| StudentError::format(tmp.join("optim.bpk"), e))?;
     let state = serde_json::to_string(&CheckpointState { step }).map_err(|e| StudentError::Config(e.to_string()))?;
