@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use common::{assert_close, golden, to_vec, Golden};
-use rewardedit_models::import::{load_unet_dir, read_header, save_unet_dir, UNET_CONFIG, UNET_WEIGHTS};
+use rewardedit_models::import::{
+    load_scheduler_config, load_unet_dir, read_header, save_unet_dir, SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS,
+};
 use rewardedit_models::unet::RewardInputs;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -107,6 +109,19 @@ fn bf16_weights_are_cast_to_f32() {
     let (orig, _) = Golden::open("unet_tiny.safetensors").values("conv_in.weight");
     let truncated: Vec<f64> = orig.iter().map(|&x| f32::from_bits((x as f32).to_bits() & 0xFFFF_0000) as f64).collect();
     assert_close("bf16 conv_in.weight", &w, &truncated, 0.0);
+}
+
+#[test]
+fn scheduler_config_is_read_from_the_folder() {
+    let dir = TempDir::new("scheduler");
+    std::fs::create_dir_all(dir.0.join("scheduler")).unwrap();
+    std::fs::write(dir.0.join(SCHEDULER_CONFIG), r#"{"_class_name": "EulerAncestralDiscreteScheduler", "beta_end": 0.02, "timestep_spacing": "trailing"}"#).unwrap();
+    let cfg = load_scheduler_config(&dir.0).unwrap();
+    assert_eq!(cfg.beta_end, 0.02);
+    assert_eq!(cfg.timestep_spacing, Some(rewardedit_models::schedulers::TimestepSpacing::Trailing));
+    std::fs::write(dir.0.join(SCHEDULER_CONFIG), r#"{"prediction_type": "sample"}"#).unwrap();
+    let err = load_scheduler_config(&dir.0).unwrap_err().to_string();
+    assert!(err.contains("scheduler_config.json") && err.contains("sample"), "{err}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use super::header::{read_header, TensorInfo};
+use crate::schedulers::NoiseScheduleConfig;
 use crate::store::{load_safetensors, save_safetensors, LoadOptions};
 use crate::unet::{RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel};
 use crate::{ModelError, Result};
@@ -17,6 +18,14 @@ pub const UNET_CONFIG: &str = "unet/config.json";
 pub const UNET_WEIGHTS: &str = "unet/diffusion_pytorch_model.safetensors";
 /// Weights, the fp16 variant.
 pub const UNET_WEIGHTS_FP16: &str = "unet/diffusion_pytorch_model.fp16.safetensors";
+
+/// The noise schedule's config inside the folder.
+pub const SCHEDULER_CONFIG: &str = "scheduler/scheduler_config.json";
+
+/// Reads the folder's noise schedule (the sampler itself is chosen by the caller).
+pub fn load_scheduler_config(dir: impl AsRef<Path>) -> Result<NoiseScheduleConfig> {
+    NoiseScheduleConfig::from_file(dir.as_ref().join(SCHEDULER_CONFIG))
+}
 
 /// A tensor that only a reward checkpoint has (official-checkpoint.md).
 const REWARD_MARKER: &str = "ca.attention.self.query.weight";

@@ -4,5 +4,8 @@
 pub mod diffusers;
 pub mod header;
 
-pub use diffusers::{load_unet_dir, save_unet_dir, UNetImport, UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16};
+pub use diffusers::{
+    load_scheduler_config, load_unet_dir, save_unet_dir, UNetImport, SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS,
+    UNET_WEIGHTS_FP16,
+};
 pub use header::{read_header, TensorInfo};

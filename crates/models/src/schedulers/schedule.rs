@@ -1,8 +1,12 @@
 //! The training noise schedule (DDPM, Ho et al. 2020) shared by every sampler, with diffusers'
 //! `scheduler_config.json` field names and Stable Diffusion's defaults.
 
+use std::path::Path;
+
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::{ModelError, Result};
 
 /// How betas run from `beta_start` to `beta_end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,50 @@ pub struct NoiseScheduleConfig {
     /// (Euler-A and DPM-Solver: linspace; DDIM: leading).
     #[serde(default)]
     pub timestep_spacing: Option<TimestepSpacing>,
+    /// What the UNet predicts; only `epsilon` (SD 1.5, InstructPix2Pix) is implemented.
+    #[serde(default = "d_epsilon")]
+    pub prediction_type: String,
+    /// Must be null: explicit beta lists are not read.
+    #[serde(default)]
+    pub trained_betas: Option<Vec<f64>>,
+}
+
+fn d_epsilon() -> String { "epsilon".into() }
+
+impl NoiseScheduleConfig {
+    /// Parses diffusers' `scheduler_config.json` (any scheduler class: the schedule fields are
+    /// shared; the sampler is chosen separately) and validates it.
+    pub fn from_json_str(json: &str) -> Result<Self> {
+        let cfg: Self = serde_json::from_str(json).map_err(|e| ModelError::InvalidConfig(format!("scheduler config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates `scheduler/scheduler_config.json`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let err = |message: String| ModelError::ConfigFile { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        Self::from_json_str(&text).map_err(|e| err(e.to_string()))
+    }
+
+    /// Rejects schedules the samplers here would get wrong.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        if self.num_train_timesteps < 2 {
+            return bad(format!("num_train_timesteps = {} (need at least 2)", self.num_train_timesteps));
+        }
+        if !(0.0 < self.beta_start && self.beta_start < self.beta_end && self.beta_end < 1.0) {
+            return bad(format!("betas must satisfy 0 < beta_start < beta_end < 1, got {} and {}", self.beta_start, self.beta_end));
+        }
+        if self.prediction_type != "epsilon" {
+            return bad(format!("prediction_type {:?} is not supported (only epsilon)", self.prediction_type));
+        }
+        if self.trained_betas.is_some() {
+            return bad("trained_betas is not supported".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for NoiseScheduleConfig {
@@ -165,5 +213,30 @@ impl NoiseSchedule {
                 t
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instruct_pix2pix_scheduler_config_parses() {
+        // timbrooks/instruct-pix2pix scheduler/scheduler_config.json.
+        let json = r#"{"_class_name": "EulerAncestralDiscreteScheduler", "_diffusers_version": "0.10.0",
+          "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+          "num_train_timesteps": 1000, "prediction_type": "epsilon", "steps_offset": 1, "trained_betas": null}"#;
+        assert_eq!(NoiseScheduleConfig::from_json_str(json).unwrap(), NoiseScheduleConfig::default());
+        let leading = NoiseScheduleConfig::from_json_str(r#"{"timestep_spacing": "leading"}"#).unwrap();
+        assert_eq!(leading.timestep_spacing, Some(TimestepSpacing::Leading));
+    }
+
+    #[test]
+    fn rejects_what_the_samplers_do_not_implement() {
+        let err = NoiseScheduleConfig::from_json_str(r#"{"prediction_type": "v_prediction"}"#).unwrap_err();
+        assert!(err.to_string().contains("v_prediction"), "{err}");
+        assert!(NoiseScheduleConfig::from_json_str(r#"{"beta_schedule": "squaredcos_cap_v2"}"#).is_err());
+        assert!(NoiseScheduleConfig::from_json_str(r#"{"beta_start": 0.02}"#).is_err());
+        assert!(NoiseScheduleConfig::from_json_str(r#"{"trained_betas": [0.1, 0.2]}"#).is_err());
     }
 }
