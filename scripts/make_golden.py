@@ -39,6 +39,22 @@ UNET_CONFIG = dict(
     norm_num_groups=8,
 )
 
+# Deeper but narrower: three blocks, two ResNets per block, two transformer blocks per
+# Transformer2DModel, a list of heads (the skip bookkeeping of SD 1.5's shape, in miniature).
+DEEP_UNET_CONFIG = dict(
+    sample_size=16,
+    in_channels=8,
+    out_channels=4,
+    block_out_channels=(8, 16, 16),
+    layers_per_block=2,
+    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=12,
+    attention_head_dim=(2, 4, 4),
+    transformer_layers_per_block=2,
+    norm_num_groups=4,
+)
+
 SCHEDULE = dict(
     num_train_timesteps=1000,
     beta_start=0.00085,
@@ -169,6 +185,21 @@ def unet_forward(unet, sample, t, ehs, reward=None):
     return unet.conv_out(unet.conv_act(unet.conv_norm_out(h)))
 
 
+def make_deep_unet():
+    torch.manual_seed(1)
+    unet = UNet2DConditionModel(**DEEP_UNET_CONFIG).eval()
+    perturb(unet)
+    config = {k: v for k, v in dict(unet.config).items() if k != "_use_default_values"}
+    (OUT / "unet_deep_config.json").write_text(json.dumps(config, indent=1, sort_keys=True, default=list))
+    sample = torch.randn(2, 8, 16, 16)
+    timestep = torch.tensor([500.0, 3.0])
+    ehs = torch.randn(2, 5, DEEP_UNET_CONFIG["cross_attention_dim"])
+    with torch.no_grad():
+        out = unet(sample, timestep, ehs).sample
+    save(unet.state_dict(), "unet_deep.safetensors")
+    save(dict(sample=sample, timestep=timestep, encoder_hidden_states=ehs, output=out), "unet_deep_io.safetensors")
+
+
 def make_unets():
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**UNET_CONFIG).eval()
@@ -289,5 +320,6 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     make_unets()
+    make_deep_unet()
     make_sd15_layout()
     make_schedulers()

@@ -208,3 +208,17 @@ fn odd_sized_input_matches_diffusers() {
     assert_eq!(out.dims(), [1, 4, 15, 13]);
     assert_close("odd-sized unet output", &to_vec(out), &g.vec("output"), TOL);
 }
+
+/// Three blocks, two ResNets per block, two transformer blocks each, per-block head counts:
+/// the skip bookkeeping and per-block lists of SD 1.5's shape, in miniature.
+#[test]
+fn deeper_unet_matches_diffusers() {
+    let device = Device::flex();
+    let config = UNet2DConditionConfig::from_file(golden("unet_deep_config.json")).unwrap();
+    let mut unet = UNet2DConditionModel::new(&config, None, &device).unwrap();
+    load_safetensors(&mut unet, golden("unet_deep.safetensors"), &LoadOptions::strict()).unwrap();
+    let g = Golden::open("unet_deep_io.safetensors");
+    let x = inputs(&g, &device);
+    let out = unet.forward(x.sample, x.timestep, x.text, None);
+    assert_close("deep unet output", &to_vec(out), &g.vec("output"), TOL);
+}
