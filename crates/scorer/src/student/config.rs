@@ -25,6 +25,11 @@ pub struct StudentConfig {
     pub max_tokens: usize,
     /// Width of the hidden layer of the output head, in features.
     pub hidden: usize,
+    /// Overshoot of the score head, in score points: scores are `(5 + 2m) * sigmoid(z) - m`
+    /// clamped to [0, 5], so a clean edit can score exactly 5 (and a failed one exactly 0), as
+    /// the teacher's do; 0 gives the plain `5 * sigmoid(z)`, which only approaches the ends.
+    #[serde(default)]
+    pub score_margin: f32,
     /// The word vocabulary (built from the training instructions).
     pub vocab: Vocab,
 }
@@ -47,6 +52,8 @@ pub struct NetworkShape {
     pub max_tokens: usize,
     /// See [`StudentConfig::hidden`].
     pub hidden: usize,
+    /// See [`StudentConfig::score_margin`].
+    pub score_margin: f32,
 }
 
 impl Default for NetworkShape {
@@ -59,6 +66,7 @@ impl Default for NetworkShape {
             text_heads: 4,
             max_tokens: 16,
             hidden: 128,
+            score_margin: 0.25,
         }
     }
 }
@@ -74,6 +82,7 @@ impl NetworkShape {
             text_heads: self.text_heads,
             max_tokens: self.max_tokens,
             hidden: self.hidden,
+            score_margin: self.score_margin,
             vocab,
         };
         c.validate()?;
@@ -97,6 +106,9 @@ impl StudentConfig {
         }
         if self.text_dim == 0 || self.text_heads == 0 || self.text_dim % self.text_heads != 0 {
             return bad(format!("text_heads {} must divide text_dim {}", self.text_heads, self.text_dim));
+        }
+        if !(0.0..=5.0).contains(&self.score_margin) {
+            return bad(format!("score_margin {} must be in [0, 5] score points", self.score_margin));
         }
         if self.max_tokens == 0 || self.hidden == 0 {
             return bad("max_tokens and hidden must be positive".into());

@@ -3,7 +3,8 @@
 //! through the squared error.
 
 use burn::prelude::*;
-use burn::tensor::activation::softplus;
+use burn::tensor::activation::{relu, softplus};
+use rewardedit_core::MAX_SCORE;
 use serde::{Deserialize, Serialize};
 
 use super::network::StudentOutput;
@@ -37,12 +38,18 @@ pub struct Loss {
 
 /// `teacher_scores` `[batch, 3]` in [0, 5]; `teacher_verdicts` `[batch, 3]` in {0, 1}.
 pub fn distill_loss(out: &StudentOutput, teacher_scores: Tensor<2>, teacher_verdicts: Tensor<2>, cfg: &LossConfig) -> Loss {
-    // Squared error in score points.
-    let regression = (out.scores.clone() - teacher_scores.clone()).powi_scalar(2).mean();
+    // Squared error in score points, on the unclamped scores; at a teacher score of exactly 5
+    // (or 0) overshooting past it is no error, since the clamp brings it back.
+    let err = out.raw_scores.clone() - teacher_scores.clone();
+    let top = teacher_scores.clone().greater_equal_elem(MAX_SCORE).float();
+    let bottom = teacher_scores.clone().lower_equal_elem(0.0).float();
+    let err = err.clone() - relu(err.clone()) * top + relu(err.neg()) * bottom;
+    let regression = err.powi_scalar(2).mean();
 
     // Logistic pairwise loss over pairs (i, j) the teacher orders i above j by more than the margin.
-    let [b, a] = out.scores.dims();
-    let pred_gap = out.scores.clone().reshape([b, 1, a]) - out.scores.clone().reshape([1, b, a]);
+    let scores = out.raw_scores.clone();
+    let [b, a] = scores.dims();
+    let pred_gap = scores.clone().reshape([b, 1, a]) - scores.reshape([1, b, a]);
     let teacher_gap = teacher_scores.clone().reshape([b, 1, a]) - teacher_scores.reshape([1, b, a]);
     let pairs = teacher_gap.greater_elem(cfg.ranking_margin).float();
     let n_pairs = pairs.clone().sum().clamp_min(1.0);
@@ -55,4 +62,26 @@ pub fn distill_loss(out: &StudentOutput, teacher_scores: Tensor<2>, teacher_verd
     let parts = [&regression, &ranking, &verdict].map(|t| t.clone().into_scalar::<f32>());
     let total = regression + ranking * cfg.ranking_weight + verdict * cfg.verdict_weight;
     Loss { total, regression: parts[0], ranking: parts[1], verdict: parts[2] }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::TensorData;
+
+    use super::*;
+
+    fn t(v: [f32; 6]) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [2, 3]), &Device::flex())
+    }
+
+    #[test]
+    fn overshooting_a_teacher_5_or_0_costs_nothing_but_undershooting_does() {
+        let out = |raw: [f32; 6]| StudentOutput { scores: t(raw).clamp(0.0, 5.0), raw_scores: t(raw), verdict_logits: t([0.0; 6]) };
+        let teacher = t([5.0, 0.0, 3.0, 5.0, 0.0, 3.0]);
+        let cfg = LossConfig::default();
+        let ok = distill_loss(&out([5.2, -0.2, 3.0, 5.1, -0.1, 3.0]), teacher.clone(), t([1.0; 6]), &cfg);
+        assert_eq!(ok.regression, 0.0);
+        let bad = distill_loss(&out([4.0, 1.0, 3.0, 5.0, 0.0, 3.0]), teacher, t([1.0; 6]), &cfg);
+        assert!((bad.regression - 2.0 / 6.0).abs() < 1e-6, "{}", bad.regression);
+    }
 }

@@ -34,6 +34,8 @@ pub struct StudentNet {
     pub head_hidden: Linear,
     /// Hidden -> three score logits and three verdict logits.
     pub head_out: Linear,
+    /// See `StudentConfig::score_margin`.
+    pub score_margin: f32,
 }
 
 /// What the network says about a batch.
@@ -41,6 +43,9 @@ pub struct StudentNet {
 pub struct StudentOutput {
     /// `[batch, 3]` scores in [0, 5], axes in `Axis::ALL` order.
     pub scores: Tensor<2>,
+    /// `[batch, 3]` scores before the clamp to [0, 5] (what the loss trains; see
+    /// `StudentConfig::score_margin`).
+    pub raw_scores: Tensor<2>,
     /// `[batch, 3]` verdict logits (positive = "yes").
     pub verdict_logits: Tensor<2>,
 }
@@ -73,6 +78,7 @@ impl StudentNet {
                 .init(device),
             head_hidden: LinearConfig::new(2 * c_in + d, config.hidden).init(device),
             head_out: LinearConfig::new(config.hidden, 6).init(device),
+            score_margin: config.score_margin,
         }
     }
 
@@ -108,8 +114,11 @@ impl StudentNet {
         let max = h.max_dim(3).max_dim(2).reshape([b, c]);
         let features = Tensor::cat(vec![mean, max, text], 1);
         let out = self.head_out.forward(relu(self.head_hidden.forward(features)));
+        let m = self.score_margin;
+        let raw_scores = sigmoid(out.clone().narrow(1, 0, 3)) * (MAX_SCORE + 2.0 * m) - m;
         StudentOutput {
-            scores: sigmoid(out.clone().narrow(1, 0, 3)) * MAX_SCORE,
+            scores: raw_scores.clone().clamp(0.0, MAX_SCORE),
+            raw_scores,
             verdict_logits: out.narrow(1, 3, 3),
         }
     }

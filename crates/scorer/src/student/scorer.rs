@@ -52,7 +52,9 @@ pub fn predict(
         .zip(logits.chunks_exact(3))
         .map(|(s, z)| {
             let axis = |a: Axis| {
-                let (score, verdict) = (s[a.index()], z[a.index()] > 0.0);
+                // Reported to two decimals, the teacher's (the oracle's) resolution: finer digits
+                // carry no information and would break the teacher's ties at 5.00.
+                let (score, verdict) = ((s[a.index()] * 100.0).round() / 100.0, z[a.index()] > 0.0);
                 AxisScore::new(score, verdict, flaw_sentence(a, score, verdict))
                     .map_err(|e| ScoreError::InvalidScore { axis: a, reason: e.to_string() })
             };
