@@ -142,3 +142,28 @@ fn a_folder_with_mismatched_weights_is_a_typed_error() {
     assert!(matches!(StudentScorer::load(dir.path(), Precision::Fp32, &device), Err(ScoreError::Config(_))));
     assert!(StudentScorer::load(&dir.path().join("missing"), Precision::Fp32, &device).is_err());
 }
+
+/// burn's own in-memory int8 (Q8S, symmetric, per tensor) on the same weights agrees with our
+/// int8 file: both store `round(w / (max|w| / 127))`.
+#[test]
+fn burn_q8s_quantization_matches_the_int8_file() {
+    use burn::module::{Module, Quantizer};
+    use burn::tensor::quantization::{Calibration, QuantValue, ScaleDtype};
+
+    let ex = world_examples(25, 14);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    device.seed(9);
+    let dir = tempfile::tempdir().unwrap();
+    save_student(dir.path(), &config, &StudentNet::new(&config, &device)).unwrap();
+    let (_, fp32) = load_student(dir.path(), Precision::Fp32, &device).unwrap();
+    let (_, int8) = load_student(dir.path(), Precision::Int8, &device).unwrap();
+    let scheme = device.settings().quantization.scheme.with_value(QuantValue::Q8S).per_tensor(ScaleDtype::F32);
+    let burn_q8 = fp32.clone().quantize_weights(&mut Quantizer::new(Calibration::MinMax, scheme));
+    let (ours, theirs, full) = (outputs(&int8, &config, &ex, &device), outputs(&burn_q8, &config, &ex, &device), outputs(&fp32, &config, &ex, &device));
+    let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    // burn also quantizes rank-1 tensors (biases), which our format keeps in f32, so the two
+    // int8 models are close to each other and to fp32, not identical.
+    assert!(gap(&ours, &theirs) < 0.05, "ours vs burn Q8S: {}", gap(&ours, &theirs));
+    assert!(gap(&theirs, &full) < 0.05, "burn Q8S vs fp32: {}", gap(&theirs, &full));
+}
