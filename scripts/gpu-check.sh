@@ -6,7 +6,11 @@
 # Prints nvidia-smi and the CUDA backend info; every command has a timeout. Logs go to "$OUT"
 # when it is set (the device tool's output folder), else to target/cuda/gpu-check.
 #
-#   bash scripts/gpu-check.sh            # env: CMD_TIMEOUT (s, default 120), CUDA_LIB
+#   bash scripts/gpu-check.sh            # env: CMD_TIMEOUT (s, default 120), CUDA_LIB, BENCH
+#
+# With BENCH=1 (the default) it then times the editor's UNet forward (`rewardedit bench-unet`,
+# random weights): a tiny config first (does anything run?), then SD 1.5 InstructPix2Pix size
+# (batch 3 = the guidance branches, 64x64 latent = 512 px) in f16 and f32, reward on and off.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +50,13 @@ run info-flex "$BIN" info --backend flex
 export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # Full backtrace if anything in cudarc/cubecl panics (e.g. a missing driver symbol).
 RUST_BACKTRACE=${RUST_BACKTRACE:-1} run info-cuda "$BIN" info --backend cuda
+
+if [ "${BENCH:-1}" = 1 ]; then
+    run unet-tiny "$BIN" bench-unet --backend cuda --config tests/golden/unet_tiny_config.json --latent 16 --iters 20
+    run unet-sd15-f16 "$BIN" bench-unet --backend cuda --dtype f16 --iters 10
+    run unet-sd15-f16-reward "$BIN" bench-unet --backend cuda --dtype f16 --reward --iters 10
+    run unet-sd15-f32 "$BIN" bench-unet --backend cuda --iters 5
+fi
 
 echo "=== overall: $([ $status = 0 ] && echo OK || echo FAILED) (logs in $LOG_DIR)" | tee "$LOG_DIR/summary.log"
 exit $status

@@ -65,6 +65,14 @@ fn ndarray_device() -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda_device(gpu: usize) -> Result<Device> {
+    // cudarc panics (on a worker thread, then again on ours) when the driver library is missing;
+    // look for it first so the user gets an error that says what to do, not two backtraces.
+    // SAFETY: loading libcuda runs only its own initialisers; the handle is dropped at once.
+    let found = ["libcuda.so.1", "libcuda.so"].iter().any(|name| unsafe { libloading::Library::new(name) }.is_ok());
+    anyhow::ensure!(
+        found,
+        "the NVIDIA driver library (libcuda.so) was not found: install the NVIDIA driver, or add its folder to LD_LIBRARY_PATH (e.g. /usr/local/cuda/lib64); or use `--backend flex`"
+    );
     Ok(Device::cuda(gpu))
 }
 

@@ -45,6 +45,8 @@ enum Command {
     Label(commands::label::Args),
     /// Train the student scorer on teacher labels; export fp32 + int8 and report agreement.
     DistillScorer(commands::distill_scorer::Args),
+    /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
+    BenchUnet(commands::bench_unet::Args),
     /// Print the version and compiled backends, and check that the device computes.
     Info,
 }
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Score(args) => commands::score::run(args),
         Command::Label(args) => commands::label::run(args),
         Command::DistillScorer(args) => commands::distill_scorer::run(args, cli.backend, cli.gpu),
+        Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };
     match result {
