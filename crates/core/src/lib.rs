@@ -7,6 +7,7 @@ pub mod error;
 pub mod example;
 pub mod formats;
 pub mod image_io;
+mod jsonl;
 pub mod manifest;
 pub mod reward;
 pub mod summary;

@@ -1,9 +1,10 @@
 //! The manifest: one [`EditExample`] JSON object per line (JSONL). Appendable, read as a stream.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Lines, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::jsonl::JsonlReader;
 use crate::{EditExample, Error, Result};
 
 /// Conventional file name of a manifest inside a data folder.
@@ -11,21 +12,17 @@ pub const MANIFEST_FILE: &str = "manifest.jsonl";
 
 /// Streams examples from a manifest, one line at a time, validating each.
 pub struct ManifestReader {
-    path: PathBuf,
-    lines: Lines<BufReader<File>>,
-    line: usize,
+    reader: JsonlReader,
 }
 
 impl ManifestReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(ManifestReader { path, lines: BufReader::new(file).lines(), line: 0 })
+        Ok(ManifestReader { reader: JsonlReader::open(path)? })
     }
 
     /// The folder that relative paths in this manifest are relative to.
     pub fn base_dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        self.reader.path().parent().unwrap_or(Path::new("."))
     }
 }
 
@@ -34,24 +31,11 @@ impl Iterator for ManifestReader {
     type Item = Result<EditExample>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let text = match self.lines.next()? {
-                Ok(t) => t,
-                Err(e) => return Some(Err(Error::io(&self.path, e))),
-            };
-            self.line += 1;
-            if text.trim().is_empty() {
-                continue;
-            }
-            let parsed = serde_json::from_str::<EditExample>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|ex| ex.validate().map(|_| ex).map_err(|e| e.to_string()));
-            return Some(parsed.map_err(|reason| Error::Record {
-                path: self.path.clone(),
-                line: self.line,
-                reason,
-            }));
-        }
+        self.reader.next_with(|text, _| {
+            let example = serde_json::from_str::<EditExample>(text).map_err(|e| e.to_string())?;
+            example.validate().map_err(|e| e.to_string())?;
+            Ok(example)
+        })
     }
 }
 

@@ -21,14 +21,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An image could not be encoded or decoded.
-    #[error("{}: {source}", path.display())]
-    Image {
-        path: PathBuf,
-        #[source]
-        source: image::ImageError,
-    },
-    /// Reward or manifest errors from the core crate.
+    /// Reward, manifest and image I/O errors from the core crate.
     #[error(transparent)]
     Core(#[from] rewardedit_core::Error),
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use image::{GrayImage, RgbImage};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rewardedit_core::image_io::{load_gray, load_rgb, save_png};
 use rewardedit_core::manifest::{read_manifest, ManifestWriter, MANIFEST_FILE};
 use rewardedit_core::{EditExample, EditType, Reward};
 use serde::{Deserialize, Serialize};
@@ -188,11 +189,6 @@ pub const IMAGE_DIRS: [&str; 4] = ["source", "edited", "target", "mask"];
 /// File name of the resolved config written beside the manifest.
 pub const CONFIG_FILE: &str = "world_config.json";
 
-fn save(img: &image::DynamicImage, dir: &Path, rel: &Path) -> Result<(), Error> {
-    let path = dir.join(rel);
-    img.save_with_format(&path, image::ImageFormat::Png).map_err(|source| Error::Image { path, source })
-}
-
 /// Writes triplets `0..n` of `seed` into `dir`: PNGs under `source/`, `edited/`, `target/`,
 /// `mask/`, the manifest `manifest.jsonl` (paths relative to `dir`) and the resolved config.
 /// `progress(done, n)` is called after each triplet. Same arguments, same bytes.
@@ -215,10 +211,10 @@ pub fn write_dataset(
     for index in 0..n {
         let t = sample_triplet(cfg, seed, index)?;
         let rel = |sub: &str| PathBuf::from(sub).join(format!("{}.png", t.id));
-        save(&t.source.clone().into(), dir, &rel("source"))?;
-        save(&t.edited.clone().into(), dir, &rel("edited"))?;
-        save(&t.target.clone().into(), dir, &rel("target"))?;
-        save(&t.mask.clone().into(), dir, &rel("mask"))?;
+        save_png(dir.join(rel("source")), &t.source)?;
+        save_png(dir.join(rel("edited")), &t.edited)?;
+        save_png(dir.join(rel("target")), &t.target)?;
+        save_png(dir.join(rel("mask")), &t.mask)?;
         let mut provenance = serde_json::json!({
             "generator": "world",
             "seed": seed,
@@ -248,24 +244,18 @@ pub fn write_dataset(
     Ok(())
 }
 
-fn open_rgb(path: &Path) -> Result<RgbImage, Error> {
-    image::open(path).map(|i| i.to_rgb8()).map_err(|source| Error::Image { path: path.to_path_buf(), source })
-}
-
 /// A contact sheet of the first `max_rows` examples of a world data folder: one row per example,
 /// source | edited | target | mask (examples without target or mask leave those cells empty).
 pub fn show(dir: &Path, max_rows: usize) -> Result<RgbImage, Error> {
     let examples = read_manifest(dir.join(MANIFEST_FILE))?;
     let mut rows = Vec::new();
     for ex in examples.iter().take(max_rows) {
-        let mut row = vec![open_rgb(&dir.join(&ex.source))?, open_rgb(&dir.join(&ex.edited))?];
+        let mut row = vec![load_rgb(dir.join(&ex.source))?, load_rgb(dir.join(&ex.edited))?];
         if let Some(t) = &ex.target {
-            row.push(open_rgb(&dir.join(t))?);
+            row.push(load_rgb(dir.join(t))?);
         }
         if let Some(m) = &ex.mask {
-            let p = dir.join(m);
-            let mask = image::open(&p).map_err(|source| Error::Image { path: p, source })?.to_luma8();
-            row.push(gray_to_rgb(&mask));
+            row.push(gray_to_rgb(&load_gray(dir.join(m))?));
         }
         rows.push(row);
     }

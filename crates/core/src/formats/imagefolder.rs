@@ -4,7 +4,7 @@
 //! script ignores, are read and written here: `id` and `edit_type`; any other column is ignored.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Lines, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::slash_relative;
 use crate::classify::classify_instruction;
+use crate::jsonl::JsonlReader;
 use crate::{EditExample, EditType, Error, Result};
 
 /// The metadata file inside an image folder.
@@ -33,39 +34,37 @@ struct Row {
 /// column the type is guessed by [`classify_instruction`] and the provenance says so.
 pub struct ImageFolderReader {
     dir: PathBuf,
-    path: PathBuf,
-    lines: Lines<BufReader<File>>,
-    line: usize,
+    reader: JsonlReader,
 }
 
 impl ImageFolderReader {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let path = dir.join(METADATA_FILE);
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(ImageFolderReader { dir, path, lines: BufReader::new(file).lines(), line: 0 })
+        let reader = JsonlReader::open(dir.join(METADATA_FILE))?;
+        Ok(ImageFolderReader { dir, reader })
     }
+}
 
-    fn example(&self, row: Row) -> Result<EditExample> {
-        let mut provenance = json!({"format": "imagefolder"});
-        let edit_type = row.edit_type.unwrap_or_else(|| {
-            provenance["edit_type_source"] = "classified".into();
-            classify_instruction(&row.edit_prompt)
-        });
-        let example = EditExample {
-            id: row.id.unwrap_or_else(|| format!("{METADATA_FILE}:{}", self.line)),
-            source: self.dir.join(row.input_image),
-            edited: self.dir.join(row.edited_image),
-            instruction: row.edit_prompt,
-            edit_type,
-            rewards: None,
-            target: None,
-            mask: None,
-            provenance,
-        };
-        example.validate()?;
-        Ok(example)
-    }
+/// The example of one metadata row on 1-based `line` of the folder `dir`.
+fn example(dir: &Path, line: usize, row: Row) -> Result<EditExample> {
+    let mut provenance = json!({"format": "imagefolder"});
+    let edit_type = row.edit_type.unwrap_or_else(|| {
+        provenance["edit_type_source"] = "classified".into();
+        classify_instruction(&row.edit_prompt)
+    });
+    let example = EditExample {
+        id: row.id.unwrap_or_else(|| format!("{METADATA_FILE}:{line}")),
+        source: dir.join(row.input_image),
+        edited: dir.join(row.edited_image),
+        instruction: row.edit_prompt,
+        edit_type,
+        rewards: None,
+        target: None,
+        mask: None,
+        provenance,
+    };
+    example.validate()?;
+    Ok(example)
 }
 
 impl Iterator for ImageFolderReader {
@@ -73,26 +72,13 @@ impl Iterator for ImageFolderReader {
     type Item = Result<EditExample>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let text = match self.lines.next()? {
-                Ok(t) => t,
-                Err(e) => return Some(Err(Error::io(&self.path, e))),
-            };
-            self.line += 1;
-            if text.trim().is_empty() {
-                continue;
-            }
-            let parsed = serde_json::from_str::<Row>(&text)
-                .map_err(|e| {
-                    format!("{e}; expected {{\"input_image\", \"edit_prompt\", \"edited_image\"}}")
-                })
-                .and_then(|row| self.example(row).map_err(|e| e.to_string()));
-            return Some(parsed.map_err(|reason| Error::Record {
-                path: self.path.clone(),
-                line: self.line,
-                reason,
-            }));
-        }
+        let dir = &self.dir;
+        self.reader.next_with(|text, line| {
+            let row = serde_json::from_str::<Row>(text).map_err(|e| {
+                format!("{e}; expected {{\"input_image\", \"edit_prompt\", \"edited_image\"}}")
+            })?;
+            example(dir, line, row).map_err(|e| e.to_string())
+        })
     }
 }
 
