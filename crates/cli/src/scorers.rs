@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rewardedit_scorer::{LvlmConfig, LvlmScorer, OracleScorer, Preset, Scorer};
+use burn::tensor::Device;
+use rewardedit_scorer::student::Precision;
+use rewardedit_scorer::{LvlmConfig, LvlmScorer, OracleScorer, Preset, Scorer, StudentScorer};
 
 use crate::exit::bad_input;
 
@@ -16,6 +18,8 @@ pub enum ScorerChoice {
     Lvlm,
     /// The edit world's exact oracle (world items only).
     Oracle,
+    /// A distilled student scorer folder (`student:DIR`, or `student-int8:DIR` for int8 weights).
+    Student { dir: PathBuf, int8: bool },
 }
 
 impl FromStr for ScorerChoice {
@@ -25,7 +29,14 @@ impl FromStr for ScorerChoice {
         match s {
             "lvlm" => Ok(ScorerChoice::Lvlm),
             "oracle" => Ok(ScorerChoice::Oracle),
-            other => Err(format!("unknown scorer {other:?}: expected lvlm or oracle")),
+            other => match other.split_once(':') {
+                Some(("student", dir)) if !dir.is_empty() => Ok(ScorerChoice::Student { dir: dir.into(), int8: false }),
+                Some(("student-int8", dir)) if !dir.is_empty() => Ok(ScorerChoice::Student { dir: dir.into(), int8: true }),
+                _ => Err(format!(
+                    "unknown scorer {other:?}: expected lvlm, oracle, student:DIR or student-int8:DIR \
+                     (e.g. student:checkpoints/student-scorer)"
+                )),
+            },
         }
     }
 }
@@ -108,11 +119,18 @@ impl Built {
     }
 }
 
-pub fn build(choice: &ScorerChoice, lvlm: &LvlmArgs) -> Result<Built> {
+/// The scorer named by `choice`; model scorers run on `device`.
+pub fn build(choice: &ScorerChoice, lvlm: &LvlmArgs, device: &Device) -> Result<Built> {
     Ok(match choice {
         ScorerChoice::Lvlm => {
             Built::Lvlm(LvlmScorer::new(lvlm.config()?).context("starting the LVLM teacher")?)
         }
         ScorerChoice::Oracle => Built::Other(Box::new(OracleScorer::exact())),
+        ScorerChoice::Student { dir, int8 } => {
+            let precision = if *int8 { Precision::Int8 } else { Precision::Fp32 };
+            let student = StudentScorer::load(dir, precision, device)
+                .map_err(|e| bad_input(format!("cannot load the student scorer from {}: {e}", dir.display())))?;
+            Built::Other(Box::new(student))
+        }
     })
 }

@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use rewardedit_core::Reward;
 use rewardedit_scorer::{label, LabelError, LabelOptions, LabelProgress, LvlmScorer, ScoreError};
 
+use crate::backend::BackendKind;
 use crate::exit::bad_input;
 use crate::progress;
 use crate::scorers::{self, Built, LvlmArgs, ScorerChoice};
@@ -18,7 +19,7 @@ pub struct Args {
     /// Input manifest (a file, or a folder holding manifest.jsonl).
     #[arg(long = "in")]
     pub input: PathBuf,
-    /// Which scorer: `lvlm` (the teacher) or `oracle` (world items only).
+    /// Which scorer: `lvlm` (the teacher), `oracle` (world items only), `student:DIR`, `student-int8:DIR`.
     #[arg(long)]
     pub scorer: ScorerChoice,
     /// Output folder: manifest.jsonl with rewards, failures.jsonl with what failed.
@@ -60,11 +61,12 @@ impl LabelProgress for Bar<'_> {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     if args.concurrency == 0 {
         return Err(bad_input("--concurrency must be at least 1"));
     }
-    let built = scorers::build(&args.scorer, &args.lvlm)?;
+    let device = crate::backend::device(backend, gpu)?;
+    let built = scorers::build(&args.scorer, &args.lvlm, &device)?;
     let mut bar = Bar { bar: None, lvlm: if let Built::Lvlm(s) = &built { Some(s) } else { None }, failed: 0 };
     let options = LabelOptions { concurrency: args.concurrency };
     let summary = label(&args.input, &args.out, built.scorer(), &options, &mut bar).map_err(|e| match e {

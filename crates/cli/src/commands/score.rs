@@ -10,6 +10,7 @@ use rewardedit_core::image_io::load_rgb;
 use rewardedit_core::{validate_instruction, Axis};
 use rewardedit_scorer::ScoreRequest;
 
+use crate::backend::BackendKind;
 use crate::exit::InputContext;
 use crate::scorers::{self, LvlmArgs, ScorerChoice};
 
@@ -21,7 +22,7 @@ pub struct Args {
     pub edited: PathBuf,
     /// The edit instruction.
     pub instruction: String,
-    /// Which scorer: `lvlm` (the teacher).
+    /// Which scorer: `lvlm` (the teacher), `student:DIR` or `student-int8:DIR`.
     #[arg(long, default_value = "lvlm")]
     pub scorer: ScorerChoice,
     /// Print the reward as JSON (the manifest's `rewards` form).
@@ -31,7 +32,7 @@ pub struct Args {
     pub lvlm: LvlmArgs,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     validate_instruction(&args.instruction).bad_input()?;
     if args.scorer == ScorerChoice::Oracle {
         return Err(crate::exit::bad_input(
@@ -46,7 +47,8 @@ pub fn run(args: Args) -> Result<()> {
         edit_type: None,
         provenance: serde_json::json!({}),
     };
-    let built = scorers::build(&args.scorer, &args.lvlm)?;
+    let device = crate::backend::device(backend, gpu)?;
+    let built = scorers::build(&args.scorer, &args.lvlm, &device)?;
     let reward = built.scorer().score(&request)?;
     if args.json {
         println!("{}", serde_json::to_string(&reward)?);
