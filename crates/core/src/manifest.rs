@@ -1,7 +1,7 @@
 //! The manifest: one [`EditExample`] JSON object per line (JSONL). Appendable, read as a stream.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::jsonl::JsonlReader;
@@ -80,6 +80,36 @@ impl ManifestWriter {
     }
 }
 
+/// Cuts a file back to its last newline: a line without one was being written when the
+/// process died, and its edit is redone.
+pub fn truncate_partial_line(path: &Path) -> Result<()> {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let io = |e| Error::io(path, e);
+    let len = file.metadata().map_err(io)?.len();
+    // Scan backwards in blocks for the last '\n'; lines are short, so this reads little.
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        file.read_exact(chunk).map_err(io)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep).map_err(io)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    file.set_len(0).map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +150,17 @@ mod tests {
         assert!(items[0].is_ok());
         let err = items[1].as_ref().unwrap_err().to_string();
         assert!(err.contains("manifest.jsonl:3"), "{err}");
+    }
+
+    #[test]
+    fn partial_last_line_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.jsonl");
+        for (content, kept) in [("a\nb\npart", "a\nb\n"), ("a\n", "a\n"), ("part", ""), ("", "")] {
+            std::fs::write(&p, content).unwrap();
+            truncate_partial_line(&p).unwrap();
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), kept);
+        }
+        truncate_partial_line(&dir.path().join("missing")).unwrap();
     }
 }

@@ -10,13 +10,13 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use rewardedit_core::image_io::load_rgb;
-use rewardedit_core::manifest::{read_manifest, ManifestReader, ManifestWriter, MANIFEST_FILE};
+use rewardedit_core::manifest::{read_manifest, truncate_partial_line, ManifestReader, ManifestWriter, MANIFEST_FILE};
 use rewardedit_core::{EditExample, Error as CoreError, Reward};
 use serde::{Deserialize, Serialize};
 
@@ -210,36 +210,6 @@ fn write_line(out: &mut BufWriter<File>, path: &Path, record: &FailureRecord) ->
     writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| CoreError::io(path, e))
 }
 
-/// Cuts a file back to its last newline: a line without one was being written when the
-/// process died, and its edit is redone.
-pub fn truncate_partial_line(path: &Path) -> Result<(), CoreError> {
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CoreError::io(path, e)),
-    };
-    let io = |e| CoreError::io(path, e);
-    let len = file.metadata().map_err(io)?.len();
-    // Scan backwards in blocks for the last '\n'; lines are short, so this reads little.
-    let mut end = len;
-    let mut buf = vec![0u8; 64 * 1024];
-    while end > 0 {
-        let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start)).map_err(io)?;
-        file.read_exact(chunk).map_err(io)?;
-        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-            let keep = start + i as u64 + 1;
-            if keep < len {
-                file.set_len(keep).map_err(io)?;
-            }
-            return Ok(());
-        }
-        end = start;
-    }
-    file.set_len(0).map_err(io)
-}
-
 fn canonical(dir: &Path) -> Result<PathBuf, CoreError> {
     std::fs::canonicalize(dir).map_err(|e| CoreError::io(dir, e))
 }
@@ -271,15 +241,4 @@ mod tests {
         assert_eq!(relative_path(Path::new("/d"), Path::new("/d")), Path::new(""));
     }
 
-    #[test]
-    fn partial_last_line_is_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.jsonl");
-        for (content, kept) in [("a\nb\npart", "a\nb\n"), ("a\n", "a\n"), ("part", ""), ("", "")] {
-            std::fs::write(&p, content).unwrap();
-            truncate_partial_line(&p).unwrap();
-            assert_eq!(std::fs::read_to_string(&p).unwrap(), kept);
-        }
-        truncate_partial_line(&dir.path().join("missing")).unwrap();
-    }
 }

@@ -7,7 +7,7 @@ use image::{GrayImage, RgbImage};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rewardedit_core::image_io::{load_gray, load_rgb, save_png};
-use rewardedit_core::manifest::{read_manifest, ManifestWriter, MANIFEST_FILE};
+use rewardedit_core::manifest::{read_manifest, truncate_partial_line, ManifestReader, ManifestWriter, MANIFEST_FILE};
 use rewardedit_core::{EditExample, EditType, Reward};
 use serde::{Deserialize, Serialize};
 
@@ -189,9 +189,36 @@ pub const IMAGE_DIRS: [&str; 4] = ["source", "edited", "target", "mask"];
 /// File name of the resolved config written beside the manifest.
 pub const CONFIG_FILE: &str = "world_config.json";
 
+/// How many triplets of this data set `dir` already holds: the number of leading manifest lines
+/// that are triplets `0, 1, ...` of `seed`, when the folder's config is `config_json`; 0 when
+/// there is nothing to continue (or more than `n` lines: the folder is then rewritten).
+fn written_prefix(dir: &Path, config_json: &str, seed: u64, n: u64) -> Result<u64, Error> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let same_config = std::fs::read_to_string(dir.join(CONFIG_FILE)).is_ok_and(|c| c == config_json);
+    if !same_config || !manifest_path.exists() {
+        return Ok(0);
+    }
+    // A line cut short by a kill is dropped; its triplet is written again.
+    truncate_partial_line(&manifest_path)?;
+    let mut done = 0u64;
+    for example in ManifestReader::open(&manifest_path)? {
+        let Ok(example) = example else { return Ok(0) };
+        let p = &example.provenance;
+        if p["seed"].as_u64() != Some(seed) || p["index"].as_u64() != Some(done) {
+            return Ok(0);
+        }
+        done += 1;
+    }
+    Ok(if done > n { 0 } else { done })
+}
+
 /// Writes triplets `0..n` of `seed` into `dir`: PNGs under `source/`, `edited/`, `target/`,
 /// `mask/`, the manifest `manifest.jsonl` (paths relative to `dir`) and the resolved config.
 /// `progress(done, n)` is called after each triplet. Same arguments, same bytes.
+///
+/// Resumable: when `dir` already holds the start of the same data set (same config and seed,
+/// triplets in order), writing continues after its last complete manifest line, so a run
+/// killed at any moment and started again ends with the same files as an uninterrupted one.
 pub fn write_dataset(
     dir: &Path,
     cfg: &WorldConfig,
@@ -205,10 +232,16 @@ pub fn write_dataset(
         std::fs::create_dir_all(&p).map_err(|source| Error::Io { path: p, source })?;
     }
     let config_path = dir.join(CONFIG_FILE);
-    let json = serde_json::to_string_pretty(cfg).map_err(|e| Error::InvalidConfig(e.to_string()))?;
-    std::fs::write(&config_path, json + "\n").map_err(|source| Error::Io { path: config_path, source })?;
-    let mut manifest = ManifestWriter::create(dir.join(MANIFEST_FILE))?;
-    for index in 0..n {
+    let json = serde_json::to_string_pretty(cfg).map_err(|e| Error::InvalidConfig(e.to_string()))? + "\n";
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let done = written_prefix(dir, &json, seed, n)?;
+    std::fs::write(&config_path, &json).map_err(|source| Error::Io { path: config_path, source })?;
+    let mut manifest =
+        if done > 0 { ManifestWriter::append(&manifest_path)? } else { ManifestWriter::create(&manifest_path)? };
+    if done > 0 {
+        progress(done, n);
+    }
+    for index in done..n {
         let t = sample_triplet(cfg, seed, index)?;
         let rel = |sub: &str| PathBuf::from(sub).join(format!("{}.png", t.id));
         save_png(dir.join(rel("source")), &t.source)?;

@@ -174,3 +174,31 @@ fn judge_noise_has_the_configured_statistics() {
     assert!((0..200).all(|s| high.apply(&reward, s).unwrap().scores().iter().all(|x| (0.0..=5.0).contains(x))));
     assert!(JudgeNoise { flip_probability: 1.5, ..JudgeNoise::default() }.validate().is_err());
 }
+
+#[test]
+fn write_dataset_resumes_after_a_kill_without_loss_or_duplicates() {
+    let cfg = WorldConfig { size: 32, ..WorldConfig::default() };
+    let (whole, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_dataset(whole.path(), &cfg, 12, 7, |_, _| {}).unwrap();
+    write_dataset(killed.path(), &cfg, 12, 7, |_, _| {}).unwrap();
+    // A kill after 5 triplets, in the middle of writing the 6th manifest line.
+    let manifest = killed.path().join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let cut: usize = text.split_inclusive('\n').take(5).map(str::len).sum::<usize>() + 20;
+    std::fs::write(&manifest, &text[..cut]).unwrap();
+    let mut resumed_at = None;
+    write_dataset(killed.path(), &cfg, 12, 7, |done, _| {
+        resumed_at.get_or_insert(done);
+    })
+    .unwrap();
+    assert_eq!(resumed_at, Some(5), "the run continues after the last complete line");
+    assert_eq!(std::fs::read(&manifest).unwrap(), std::fs::read(whole.path().join(MANIFEST_FILE)).unwrap());
+    // Another seed in the same folder starts over rather than mixing data sets.
+    let mut first = None;
+    write_dataset(killed.path(), &cfg, 3, 8, |done, _| {
+        first.get_or_insert(done);
+    })
+    .unwrap();
+    assert_eq!(first, Some(1));
+    assert_eq!(read_manifest(&manifest).unwrap().len(), 3);
+}
