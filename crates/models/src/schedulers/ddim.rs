@@ -44,14 +44,6 @@ impl Scheduler for DDIMScheduler {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f64 {
-        1.0
-    }
-
-    fn scale_model_input(&self, sample: Tensor<4>, _i: usize) -> Tensor<4> {
-        sample
-    }
-
     fn needs_noise(&self) -> bool {
         self.eta > 0.0
     }

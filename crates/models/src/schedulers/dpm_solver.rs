@@ -74,14 +74,6 @@ impl Scheduler for DPMSolverMultistepScheduler {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f64 {
-        1.0
-    }
-
-    fn scale_model_input(&self, sample: Tensor<4>, _i: usize) -> Tensor<4> {
-        sample
-    }
-
     fn needs_noise(&self) -> bool {
         false
     }

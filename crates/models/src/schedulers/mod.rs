@@ -24,10 +24,15 @@ pub trait Scheduler {
     fn set_timesteps(&mut self, num_inference_steps: usize);
     /// The model timesteps of the current plan, first (noisiest) to last.
     fn timesteps(&self) -> &[f64];
-    /// Standard deviation of the initial noise (multiply unit Gaussian noise by it).
-    fn init_noise_sigma(&self) -> f64;
+    /// Standard deviation of the initial noise (multiply unit Gaussian noise by it); 1 for the
+    /// variance-preserving samplers (DDIM, DPM-Solver).
+    fn init_noise_sigma(&self) -> f64 {
+        1.0
+    }
     /// Scales the sample before the UNet at step `i` (identity for DDIM / DPM-Solver).
-    fn scale_model_input(&self, sample: Tensor<4>, i: usize) -> Tensor<4>;
+    fn scale_model_input(&self, sample: Tensor<4>, _i: usize) -> Tensor<4> {
+        sample
+    }
     /// Whether [`step`](Self::step) draws on the `noise` argument.
     fn needs_noise(&self) -> bool;
     /// Takes step `i` from `sample` given the UNet's noise prediction; `noise` (unit Gaussian,
