@@ -236,11 +236,9 @@ fn blend_where(a: &mut Px, b: &[[f32; 3]], t: f32, keep: impl Fn(usize) -> bool)
     }
 }
 
-/// Standard normal sample (Box-Muller); rand_distr is not a dependency for this one use.
+/// A standard normal sample.
 pub(crate) fn normal<R: RngExt + ?Sized>(rng: &mut R) -> f32 {
-    let u1: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
-    let u2: f32 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    rng.sample(rand_distr::StandardNormal)
 }
 
 /// Displacement of a ghost copy in pixels; the oracle searches shifts up to twice this.
