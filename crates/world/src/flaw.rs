@@ -35,6 +35,15 @@ pub enum FlawFamily {
 impl FlawFamily {
     pub const ALL: [FlawFamily; 3] = [FlawFamily::NotFollowed, FlawFamily::Collateral, FlawFamily::LowQuality];
 
+    /// The family's name, as in JSON: `not_followed`, `collateral`, `low_quality`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlawFamily::NotFollowed => "not_followed",
+            FlawFamily::Collateral => "collateral",
+            FlawFamily::LowQuality => "low_quality",
+        }
+    }
+
     pub fn axis(self) -> Axis {
         match self {
             FlawFamily::NotFollowed => Axis::Following,

@@ -202,3 +202,10 @@ fn write_dataset_resumes_after_a_kill_without_loss_or_duplicates() {
     assert_eq!(first, Some(1));
     assert_eq!(read_manifest(&manifest).unwrap().len(), 3);
 }
+
+#[test]
+fn flaw_family_names_are_their_json_names() {
+    for family in rewardedit_world::FlawFamily::ALL {
+        assert_eq!(serde_json::to_value(family).unwrap(), family.name());
+    }
+}

@@ -38,14 +38,8 @@ pub struct Args {
 const GRID_ROWS_PER_TYPE: usize = 2;
 
 /// The flaw family of a triplet, or "clean".
-fn flaw_group(t: &Triplet) -> String {
-    match t.flaws.first() {
-        None => "clean".into(),
-        Some(f) => serde_json::to_value(f.kind.family())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("{:?}", f.kind.family())),
-    }
+fn flaw_group(t: &Triplet) -> &'static str {
+    t.flaws.first().map_or("clean", |f| f.kind.family().name())
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -57,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
     let mut by_type: RewardSummary<EditType> = RewardSummary::default();
-    let mut by_flaw: RewardSummary<String> = RewardSummary::default();
+    let mut by_flaw: RewardSummary<&str> = RewardSummary::default();
     let mut rows = Vec::new();
     let mut shown = [0usize; 7];
     let bar = progress::bar(args.n, "world");
@@ -66,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         // The oracle's reward of the edited image (exact: the demo's world has no judge noise).
         by_type.add(t.instruction.edit_type, &t.reward);
         by_flaw.add(flaw_group(&t), &t.reward);
-        let k = EditType::ALL.iter().position(|e| *e == t.instruction.edit_type).unwrap_or(0);
+        let k = t.instruction.edit_type as usize;
         if shown[k] < GRID_ROWS_PER_TYPE {
             shown[k] += 1;
             rows.push(vec![t.source.clone(), t.edited.clone(), t.target.clone(), gray_to_rgb(&t.mask)]);
@@ -88,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut type_rows: Vec<_> = types.iter().map(|(t, s)| (t.to_string(), s)).collect();
     type_rows.push(("all".into(), &overall));
     println!("{}", table::axis_table("edit type", type_rows));
-    println!("{}", table::axis_table("flaw family", flaws.iter().map(|(f, s)| (f.clone(), s))));
+    println!("{}", table::axis_table("flaw family", flaws.iter().map(|(f, s)| (f.to_string(), s))));
 
     let grid_path = args.out.join("grid.png");
     save_png(&grid_path, &grid(&rows))?;
