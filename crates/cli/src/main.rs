@@ -3,6 +3,7 @@
 
 mod backend;
 mod commands;
+mod config_file;
 mod exit;
 mod progress;
 mod scorers;

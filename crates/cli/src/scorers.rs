@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use rewardedit_scorer::student::Precision;
 use rewardedit_scorer::{LvlmConfig, LvlmScorer, OracleScorer, Preset, Scorer, StudentScorer};
 
+use crate::config_file;
 use crate::exit::bad_input;
 
 /// A scorer named on the command line.
@@ -76,16 +77,8 @@ fn parse_preset(s: &str) -> Result<Preset, String> {
 impl LvlmArgs {
     /// The resolved configuration: the config file (or defaults), then the environment, then flags.
     pub fn config(&self) -> Result<LvlmConfig> {
-        let mut cfg = match &self.lvlm_config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-                toml::from_str::<LvlmConfig>(&text)
-                    .map_err(|e| bad_input(format!("{}: not a valid LVLM config: {e}", path.display())))?
-            }
-            None => LvlmConfig::default(),
-        }
-        .with_env();
+        let mut cfg =
+            config_file::load_or_default::<LvlmConfig>(self.lvlm_config.as_deref(), "LVLM config")?.with_env();
         if let Some(p) = self.preset {
             cfg.preset = p;
         }

@@ -8,7 +8,7 @@ use rewardedit_core::image_io::save_png;
 use rewardedit_world::{write_dataset, PhrasingSet, WorldConfig};
 
 use crate::exit::{bad_input, InputContext};
-use crate::progress;
+use crate::{config_file, progress};
 
 #[derive(Subcommand)]
 pub enum WorldCommand {
@@ -57,16 +57,7 @@ pub struct SampleArgs {
 impl SampleArgs {
     /// The config file (or the defaults) with the command-line overrides applied.
     pub fn resolve(&self) -> Result<WorldConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the world config {}", path.display()))
-                    .bad_input()?;
-                toml::from_str(&text)
-                    .map_err(|e| bad_input(format!("{}: not a valid world config: {e}", path.display())))?
-            }
-            None => WorldConfig::default(),
-        };
+        let mut cfg: WorldConfig = config_file::load_or_default(self.config.as_deref(), "world config")?;
         if let Some(size) = self.size {
             cfg.size = size;
         }
