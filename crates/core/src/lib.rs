@@ -11,6 +11,7 @@ mod jsonl;
 pub mod manifest;
 pub mod reward;
 pub mod summary;
+pub mod vocab;
 
 pub use classify::classify_instruction;
 pub use edit_type::EditType;
@@ -18,3 +19,4 @@ pub use error::{Error, Result};
 pub use example::{validate_instruction, EditExample, MAX_INSTRUCTION_CHARS};
 pub use reward::{Axis, AxisScore, Reward, RewardCondition, MAX_SCORE};
 pub use summary::{AxisStats, GroupStats, RewardSummary};
+pub use vocab::Vocab;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod import;
 pub mod schedulers;
 pub mod store;
+pub mod text;
 pub mod unet;
 
 pub use error::{ModelError, Result};
