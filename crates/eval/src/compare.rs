@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rewardedit_core::{Axis, EditType};
 
-use crate::run::{load_summary, RunRecord};
+use crate::record::read_records;
+use crate::run::{load_summary, RunRecord, SUMMARY_FILE};
 use crate::summary::{AxisSummary, RunSummary};
 use crate::Result;
 
@@ -16,8 +17,16 @@ pub struct LoadedRun {
     pub summary: RunSummary,
 }
 
+/// Loads a run folder; a folder without `summary.json` (a run killed before its end) is
+/// summarised from its `items.jsonl`.
 pub fn load_run(dir: &Path) -> Result<LoadedRun> {
-    Ok(LoadedRun { dir: dir.to_path_buf(), record: RunRecord::load(dir)?, summary: load_summary(dir)? })
+    let record = RunRecord::load(dir)?;
+    let summary = if dir.join(SUMMARY_FILE).is_file() {
+        load_summary(dir)?
+    } else {
+        RunSummary::of(&read_records(dir, false)?, &record.options.bootstrap)
+    };
+    Ok(LoadedRun { dir: dir.to_path_buf(), record, summary })
 }
 
 /// A table per scope (overall, then each edit type): one row per run with n, failed and, per
