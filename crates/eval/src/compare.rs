@@ -37,6 +37,9 @@ pub fn compare_table(runs: &[LoadedRun]) -> String {
     for (i, r) in runs.iter().enumerate() {
         let _ = writeln!(s, "  [{i}] {}  editor {}  scorer {}  benchmark {}", r.dir.display(), r.record.editor, r.record.scorer, r.record.benchmark_identity);
     }
+    if runs.iter().any(|r| r.record.benchmark_identity != runs[0].record.benchmark_identity) {
+        let _ = writeln!(s, "note: these runs are on different benchmarks; their deltas compare different items");
+    }
     let scopes = std::iter::once(None).chain(EditType::ALL.into_iter().map(Some));
     for scope in scopes {
         let axes_of = |r: &LoadedRun| match scope {

@@ -60,7 +60,8 @@ pub struct ItemRecord {
     /// The source image: a benchmark file (Real-Edit), or a PNG inside the run (world),
     /// relative to the run folder when inside it.
     pub source: PathBuf,
-    /// The edited image, relative to the run folder; `None` when the edit failed.
+    /// The edited image, relative to the run folder; the source's path when the edit left the
+    /// image unchanged (it is not stored twice); `None` when the edit failed.
     pub edited: Option<PathBuf>,
     /// Seconds the editor took; `None` when it was never called.
     pub edit_seconds: Option<f64>,

@@ -48,26 +48,33 @@ pub fn write_reports(run: &Path, record: &RunRecord, summary: &RunSummary, recor
     std::fs::write(&p, html).map_err(|e| EvalError::io(&p, e))
 }
 
+/// An edit type's grid: its file (relative to the run) and one caption per row.
+struct Grid {
+    edit_type: EditType,
+    path: String,
+    captions: Vec<String>,
+}
+
 /// One grid per edit type that has edited images: rows of (source | edit) thumbnails.
-fn write_grids(run: &Path, records: &[ItemRecord]) -> Result<Vec<(EditType, String)>> {
+fn write_grids(run: &Path, records: &[ItemRecord]) -> Result<Vec<Grid>> {
     let mut out = Vec::new();
     for t in EditType::ALL {
-        let rows: Vec<Vec<RgbImage>> = records
+        let (rows, captions): (Vec<Vec<RgbImage>>, Vec<String>) = records
             .iter()
             .filter(|r| r.edit_type == t)
             .filter_map(|r| {
                 let edited = r.edited.as_ref()?;
                 let thumb = |p: &Path| load_rgb(ItemRecord::resolve(run, p)).ok().map(|i| resize_keep_aspect(&i, THUMB_SIDE, 1));
-                Some(vec![thumb(&r.source)?, thumb(edited)?])
+                Some((vec![thumb(&r.source)?, thumb(edited)?], format!("{}: {}", r.id, r.instruction)))
             })
             .take(GRID_ITEMS)
-            .collect();
+            .unzip();
         if rows.is_empty() {
             continue;
         }
-        let rel = format!("{REPORT_DIR}/grid-{}.png", file_stem(t.name()));
-        save_png(run.join(&rel), &grid(&rows))?;
-        out.push((t, rel));
+        let path = format!("{REPORT_DIR}/grid-{}.png", file_stem(t.name()));
+        save_png(run.join(&path), &grid(&rows))?;
+        out.push(Grid { edit_type: t, path, captions });
     }
     Ok(out)
 }
@@ -172,7 +179,7 @@ fn md_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Str
     s
 }
 
-fn markdown(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], grids: &[(EditType, String)], charts: &[&str]) -> String {
+fn markdown(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], grids: &[Grid], charts: &[&str]) -> String {
     let mut s = format!("# Evaluation: {} on {}\n\n", record.editor, record.benchmark);
     let _ = writeln!(s, "{} items, {} failed (failed items are counted, never dropped; the axes are over the {} scored).\n", summary.n, summary.failed, summary.n - summary.failed);
     s += "## Settings\n\n";
@@ -194,8 +201,12 @@ fn markdown(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], gr
         let _ = writeln!(s, "![{c}]({REPORT_DIR}/{c}.svg)\n");
     }
     s += "## Images (source | edit)\n\n";
-    for (t, path) in grids {
-        let _ = writeln!(s, "### {t}\n\n![{t}]({path})\n");
+    for g in grids {
+        let _ = writeln!(s, "### {}\n\n![{}]({})\n", g.edit_type, g.edit_type, g.path);
+        for (i, c) in g.captions.iter().enumerate() {
+            let _ = writeln!(s, "{}. {}", i + 1, c.replace('|', "\\|"));
+        }
+        s.push('\n');
     }
     let failed: Vec<&ItemRecord> = records.iter().filter(|r| !r.is_ok()).collect();
     if !failed.is_empty() {
@@ -235,7 +246,7 @@ fn html_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
     s + "</table>\n"
 }
 
-fn html(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], grids: &[(EditType, String)], charts: &[&String]) -> String {
+fn html(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], grids: &[Grid], charts: &[&String]) -> String {
     let mut s = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Evaluation: {0} on {1}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><body>\n<h1>Evaluation: {0} on {1}</h1>\n",
         escape(&record.editor),
@@ -261,8 +272,12 @@ fn html(record: &RunRecord, summary: &RunSummary, records: &[ItemRecord], grids:
         s += c;
     }
     s += "<h2>Images (source | edit)</h2>\n";
-    for (t, path) in grids {
-        let _ = writeln!(s, "<h3>{t}</h3><img src=\"{}\" alt=\"{t}\">", escape(path));
+    for g in grids {
+        let _ = write!(s, "<h3>{0}</h3><img src=\"{1}\" alt=\"{0}\"><ol>", g.edit_type, escape(&g.path));
+        for c in &g.captions {
+            let _ = write!(s, "<li>{}</li>", escape(c));
+        }
+        s += "</ol>\n";
     }
     let failed: Vec<&ItemRecord> = records.iter().filter(|r| !r.is_ok()).collect();
     if !failed.is_empty() {

@@ -250,11 +250,16 @@ fn edit_item(
             return (record, None);
         }
     };
-    if let Err(e) = save_png(edited_dir.join(&file), &edited) {
+    // An edit identical to its source (noop, or an editor that declined) is not stored twice:
+    // `edited` names the source file.
+    if edited == *source {
+        record.edited = Some(record.source.clone());
+    } else if let Err(e) = save_png(edited_dir.join(&file), &edited) {
         fail(&mut record, Stage::Save, "io", e.to_string());
         return (record, None);
+    } else {
+        record.edited = Some(PathBuf::from(IMAGES_DIR).join("edited").join(&file));
     }
-    record.edited = Some(PathBuf::from(IMAGES_DIR).join("edited").join(&file));
     record.ground_truth = item.target.as_ref().map(|t| pixel_metrics(t, &edited));
     let request = ScoreRequest {
         id: item.id.clone(),

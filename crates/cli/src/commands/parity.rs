@@ -102,8 +102,8 @@ pub fn run_scorer(args: ScorerArgs, backend: BackendKind, gpu: usize) -> Result<
     let teacher = scorers::build(&args.teacher, &args.lvlm, &device)?;
     let student = scorers::build(&ScorerChoice::Student { dir: args.student.clone(), int8: args.int8 }, &args.lvlm, &device)?;
     let parity = scorer_parity(&requests, teacher.scorer(), student.scorer(), args.concurrency, &th.scorer).map_err(from_eval)?;
-    let label = student.scorer().describe();
-    print!("{}", agreement_table(&[(label.as_str(), &parity.agreement)]));
+    println!("teacher {}, student {}", teacher.scorer().describe(), student.scorer().describe());
+    print!("{}", agreement_table(&[("student", &parity.agreement)]));
     println!();
     verdict(&parity.report, args.json.as_deref())
 }
