@@ -28,7 +28,8 @@ fn p(path: &Path) -> &str {
 }
 
 fn real_edit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real-edit")
+    rewardedit_eval::benchmark::locate_real_edit(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("Real-Edit not found: set REWARDEDIT_REAL_EDIT to its folder")
 }
 
 fn read_lines(path: &Path) -> Vec<serde_json::Value> {

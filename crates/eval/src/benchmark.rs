@@ -65,6 +65,23 @@ impl WorldSpec {
     }
 }
 
+/// Environment variable naming the Real-Edit folder.
+pub const REAL_EDIT_ENV: &str = "REWARDEDIT_REAL_EDIT";
+
+/// The Real-Edit folder: `$REWARDEDIT_REAL_EDIT` when set, else the first `shared/real-edit`
+/// holding `instructions.json` in `start` or one of its parents (the data sits beside the
+/// repository: `../shared/real-edit` from the main checkout, one level further up from a
+/// worktree). It is read in place, never copied.
+pub fn locate_real_edit(start: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(REAL_EDIT_ENV) {
+        return Some(p.into());
+    }
+    start
+        .ancestors()
+        .map(|a| a.join("shared/real-edit"))
+        .find(|p| p.join(rewardedit_core::formats::real_edit::INSTRUCTIONS_FILE).is_file())
+}
+
 /// A benchmark to run.
 #[derive(Debug, Clone)]
 pub enum Benchmark {

@@ -212,15 +212,8 @@ fn an_editor_folder_is_refused_until_the_pipeline_lands() {
     assert!(err.to_string().contains("editor folders need the pipeline (not merged yet)"));
 }
 
-/// The Real-Edit folder: `REWARDEDIT_REAL_EDIT`, or `shared/real-edit` beside a parent folder.
 fn real_edit_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("REWARDEDIT_REAL_EDIT") {
-        return p.into();
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/real-edit"))
-        .find(|p| p.join("instructions.json").is_file())
+    rewardedit_eval::benchmark::locate_real_edit(Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("Real-Edit not found: set REWARDEDIT_REAL_EDIT to its folder")
 }
 

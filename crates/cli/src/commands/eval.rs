@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::{Args as ClapArgs, ValueEnum};
 use indicatif::ProgressBar;
-use rewardedit_eval::benchmark::{Benchmark, WorldSpec};
+use rewardedit_eval::benchmark::{locate_real_edit, Benchmark, WorldSpec};
 use rewardedit_eval::compare::{compare_table, load_run};
 use rewardedit_eval::report::text_summary;
 use rewardedit_eval::{
@@ -55,9 +55,10 @@ pub struct Args {
     /// Only the first N items (a quick run); a later run without it continues the same folder.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// The Real-Edit folder (instructions.json and imgs/).
-    #[arg(long, env = "REWARDEDIT_REAL_EDIT", default_value = "../shared/real-edit")]
-    pub real_edit: PathBuf,
+    /// The Real-Edit folder (instructions.json and imgs/); default: $REWARDEDIT_REAL_EDIT, else
+    /// shared/real-edit in the current folder or a parent (../shared/real-edit from the repository).
+    #[arg(long)]
+    pub real_edit: Option<PathBuf>,
     /// The world benchmark spec (default: eval/world-benchmark.toml, or the built-in copy).
     #[arg(long)]
     pub world_spec: Option<PathBuf>,
@@ -147,7 +148,13 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
                     "the oracle scores edit-world items only: use --benchmark world, or score Real-Edit with lvlm or student:DIR",
                 ));
             }
-            Benchmark::RealEdit { dir: args.real_edit.clone() }
+            let dir = match &args.real_edit {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().ok().as_deref().and_then(locate_real_edit).ok_or_else(|| {
+                    bad_input("Real-Edit not found: pass --real-edit PATH (the folder with instructions.json and imgs/) or set REWARDEDIT_REAL_EDIT")
+                })?,
+            };
+            Benchmark::RealEdit { dir }
         }
         BenchmarkName::World => Benchmark::World { spec: world_spec(args.world_spec.as_deref())? },
     };
