@@ -219,7 +219,8 @@ pub fn run_parity(teacher_dir: &Path, student_dir: &Path, thresholds: &RunThresh
         let (rule, pass) = at_least(psnr, thresholds.min_psnr_db);
         lines.push(ParityLine { scope: "pixels".into(), axis: None, metric: "psnr_db".into(), teacher: None, student: None, value: Some(psnr), ci: None, rule, pass });
     }
-    Ok(ParityReport { common: pairs.len(), not_compared: teacher.len().max(student.len()) - pairs.len(), lines })
+    let in_either = teacher.len() + student.len() - both.len();
+    Ok(ParityReport { common: pairs.len(), not_compared: in_either - pairs.len(), lines })
 }
 
 /// Mean PSNR between teacher and student edits over the common items whose edited images both

@@ -76,7 +76,13 @@ impl RunRecord {
 
     pub fn load(run: &Path) -> Result<Self> {
         let path = run.join(RUN_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                EvalError::run(run, format!("no {RUN_FILE}: is this a run folder written by `rewardedit eval`?"))
+            } else {
+                EvalError::io(&path, e)
+            }
+        })?;
         serde_json::from_str(&text).map_err(|e| EvalError::run(run, format!("{RUN_FILE}: {e}")))
     }
 }
