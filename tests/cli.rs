@@ -28,7 +28,8 @@ fn p(path: &Path) -> &str {
 }
 
 fn real_edit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real-edit")
+    rewardedit_eval::benchmark::locate_real_edit(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("Real-Edit not found: set REWARDEDIT_REAL_EDIT to its folder")
 }
 
 fn read_lines(path: &Path) -> Vec<serde_json::Value> {
@@ -166,4 +167,87 @@ fn score_prints_no_score_when_the_judge_is_unreachable() {
     ]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "no score is printed: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Copies a run folder's records and settings (not its images) to `to`, passing every record
+/// through `change`.
+fn doctored_run(from: &Path, to: &Path, change: impl Fn(&mut serde_json::Value)) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(from.join("run.json"), to.join("run.json")).unwrap();
+    let lines: Vec<String> = read_lines(&from.join("items.jsonl"))
+        .into_iter()
+        .map(|mut l| {
+            change(&mut l);
+            serde_json::to_string(&l).unwrap()
+        })
+        .collect();
+    std::fs::write(to.join("items.jsonl"), lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn eval_world_noop_resumes_and_parity_passes_against_itself_and_fails_for_a_worse_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("noop");
+    let args = ["eval", "--benchmark", "world", "--editor", "noop", "--scorer", "oracle", "--limit", "7", "--out", p(&run)];
+    let first = ok(&args);
+    assert!(first.contains("7 items, 0 already scored, 7 scored now, 0 failed now"), "{first}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["n"].as_u64(), summary["failed"].as_u64()), (Some(7), Some(0)));
+    for axis in ["following", "preservation", "quality"] {
+        let a = &summary["axes"][axis];
+        assert!(a["yes_rate"].is_number() && a["mean"].is_number(), "{a}");
+        assert_eq!(a["mean_ci"].as_array().unwrap().len(), 2);
+        assert_eq!(a["yes_rate_ci"].as_array().unwrap().len(), 2);
+    }
+    assert_eq!(summary["by_type"].as_object().unwrap().len(), 7);
+    assert!(summary["axes"]["following"]["mean"].as_f64().unwrap() < summary["axes"]["preservation"]["mean"].as_f64().unwrap());
+    for f in ["report.md", "report.html", "items.jsonl"] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    let again = ok(&args);
+    assert!(again.contains("7 already scored, 0 scored now"), "{again}");
+
+    let same = ok(&["parity", "--teacher", p(&run), "--student", p(&run)]);
+    assert!(same.contains("PASS") && !same.contains("FAIL"), "{same}");
+
+    let worse = dir.path().join("worse");
+    doctored_run(&run, &worse, |l| {
+        l["rewards"]["preservation"] = serde_json::json!({"score": 0.0, "verdict": false, "flaw": "everything changed"});
+    });
+    let out = rewardedit(&["parity", "--teacher", p(&run), "--student", p(&worse)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+
+    let table = ok(&["compare", p(&run), p(&worse)]);
+    assert!(table.contains("(-5.00)") || table.contains("(-4."), "{table}");
+
+    let err = bad_input(&["parity", "--teacher", p(&run), "--student", p(&dir.path().join("missing"))]);
+    assert!(err.contains("no run.json: is this a run folder"), "{err}");
+}
+
+#[test]
+fn eval_refuses_editor_folders_until_the_pipeline_lands_and_the_oracle_on_real_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = p(&run);
+    let err = bad_input(&["eval", "--benchmark", "world", "--editor", p(dir.path()), "--scorer", "oracle", "--out", out]);
+    assert!(err.contains("editor folders need the pipeline (not merged yet)"), "{err}");
+    let err = bad_input(&["eval", "--benchmark", "real-edit", "--editor", "noop", "--scorer", "oracle", "--out", out]);
+    assert!(err.contains("world items only"), "{err}");
+    let err = bad_input(&["eval", "--benchmark", "world", "--editor", "noop", "--scorer", "oracle", "--rewards", "5,9,5", "--out", out]);
+    assert!(err.contains("three scores"), "{err}");
+}
+
+#[test]
+fn parity_scorer_rescores_a_world_run_with_the_committed_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&["eval", "--benchmark", "world", "--editor", "noop", "--scorer", "oracle", "--limit", "14", "--out", p(&run)]);
+    let student = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/student-scorer");
+    let out = rewardedit(&["parity-scorer", "--teacher", "oracle", "--student", p(&student), "--items", p(&run)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("spearman") && stdout.contains("verdict_agreement"), "{stdout}");
+    assert!(stdout.contains("14 items compared"), "{stdout}");
 }

@@ -46,6 +46,14 @@ enum Command {
     Label(commands::label::Args),
     /// Train the student scorer on teacher labels; export fp32 + int8 and report agreement.
     DistillScorer(commands::distill_scorer::Args),
+    /// Evaluate an editor on a benchmark (Real-Edit or the world): edit, score, summarise, report.
+    Eval(commands::eval::Args),
+    /// Hold a student editor's run against its teacher's: PASS/FAIL per axis and type.
+    Parity(commands::parity::Args),
+    /// Hold a student scorer against its teacher on a run's edits: Spearman, MAE, verdicts.
+    ParityScorer(commands::parity::ScorerArgs),
+    /// Several evaluation runs side by side, with deltas against the first.
+    Compare(commands::eval::CompareArgs),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
     /// Print the version and compiled backends, and check that the device computes.
@@ -61,6 +69,10 @@ fn main() -> ExitCode {
         Command::Score(args) => commands::score::run(args, cli.backend, cli.gpu),
         Command::Label(args) => commands::label::run(args, cli.backend, cli.gpu),
         Command::DistillScorer(args) => commands::distill_scorer::run(args, cli.backend, cli.gpu),
+        Command::Eval(args) => commands::eval::run(args, cli.backend, cli.gpu),
+        Command::Parity(args) => commands::parity::run(args),
+        Command::ParityScorer(args) => commands::parity::run_scorer(args, cli.backend, cli.gpu),
+        Command::Compare(args) => commands::eval::compare(args),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };

@@ -1,0 +1,173 @@
+//! The [`Editor`] trait: the one extension point every editor plugs into an evaluation run
+//! (architecture.md rule 5: a small trait, typed values across it).
+//!
+//! An editor takes an [`EditInput`] (source image, instruction, the reward condition and the
+//! sampling settings, a seed) and returns the edited RGB image or an [`EditError`]. It never
+//! invents a result: an editor that cannot edit says why, and the run records the item as
+//! failed. Implementations:
+//!
+//! - [`NoopEditor`]: returns the source unchanged — the floor every report can show
+//!   (following low, preservation high).
+//! - [`open_editor_dir`]: an editor folder (teacher or student UNet). The diffusion pipeline
+//!   implements [`Editor`] for it; until that is merged it returns
+//!   [`EditError::PipelineNotMerged`].
+//!
+//! Implementing it for the diffusion pipeline: `edit` runs the whole sampler for one image
+//! (encode, `steps` scheduler steps with text, image and reward guidance, decode) and returns
+//! the image at the source's size (mission.md F11: aspect ratio and size kept). `describe`
+//! names the checkpoint, precision and resolved settings, for run records.
+
+use std::path::Path;
+
+use image::RgbImage;
+use rewardedit_core::RewardCondition;
+use serde::{Deserialize, Serialize};
+
+/// What the editor is asked to aim for on the three reward axes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RewardRequest {
+    /// The editor's own default (for reward-conditioned editors: the paper's 5, 5, 5 with
+    /// "None; None; None", [`RewardCondition::paper_default`]).
+    #[default]
+    Default,
+    /// Explicit scores `[following, preservation, quality]` in [0, 5] (`--rewards 5,5,5`).
+    Scores { scores: [f32; 3] },
+    /// A named per-axis template (`--template NAME`, e.g. "catalogue" or "ad"); the editor
+    /// resolves the name and fails with [`EditError::UnknownTemplate`] if it does not know it.
+    Template { name: String },
+}
+
+impl RewardRequest {
+    /// The reward condition for `Default` and `Scores` (with the paper's "None" text); `None`
+    /// for a template, which only the editor can resolve.
+    pub fn condition(&self) -> Option<RewardCondition> {
+        match self {
+            RewardRequest::Default => Some(RewardCondition::paper_default()),
+            RewardRequest::Scores { scores } => {
+                let RewardCondition::Given { text, .. } = RewardCondition::paper_default() else {
+                    unreachable!("the paper's default condition gives rewards")
+                };
+                Some(RewardCondition::Given { scores: *scores, text })
+            }
+            RewardRequest::Template { .. } => None,
+        }
+    }
+}
+
+/// Settings shared by every edit of a run. `None` fields take the editor's own default.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EditSettings {
+    /// The reward condition.
+    pub rewards: RewardRequest,
+    /// Sampling steps (the paper: 30 Euler-Ancestral steps); ignored by editors that do not sample.
+    pub steps: Option<u32>,
+}
+
+/// One edit to perform.
+#[derive(Debug, Clone, Copy)]
+pub struct EditInput<'a> {
+    /// The image to edit, upright RGB8 at its own size.
+    pub source: &'a RgbImage,
+    /// The edit instruction.
+    pub instruction: &'a str,
+    pub settings: &'a EditSettings,
+    /// Seed of this edit's sampling noise: the same input and seed give the same image.
+    pub seed: u64,
+}
+
+/// Why an editor could not edit (or could not be opened).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EditError {
+    /// Editor folders are read by the diffusion pipeline, which is not merged yet.
+    #[error(
+        "{path}: editor folders need the pipeline (not merged yet); use `--editor noop` until the \
+         diffusion pipeline lands"
+    )]
+    PipelineNotMerged { path: String },
+    /// The editor does not know the reward template.
+    #[error("unknown reward template {name:?}; known templates: {known}")]
+    UnknownTemplate { name: String, known: String },
+    /// The input is unusable for this editor (empty image, a size it cannot handle...).
+    #[error("invalid edit input: {0}")]
+    InvalidInput(String),
+    /// The editor failed while editing (model error, out of memory...).
+    #[error("edit failed: {0}")]
+    Failed(String),
+}
+
+impl EditError {
+    /// A short stable name for the kind of failure, for item records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EditError::PipelineNotMerged { .. } => "pipeline_not_merged",
+            EditError::UnknownTemplate { .. } => "unknown_template",
+            EditError::InvalidInput(_) => "invalid_input",
+            EditError::Failed(_) => "failed",
+        }
+    }
+
+    /// Whether this is the user's to fix (a path, a template name) rather than a failure.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, EditError::Failed(_))
+    }
+}
+
+/// Anything that edits an image from an instruction: the teacher and student diffusion
+/// editors, and [`NoopEditor`].
+pub trait Editor: Send + Sync {
+    /// A short human-readable name with the resolved settings (e.g. `noop`), for run records
+    /// and reports.
+    fn describe(&self) -> String;
+
+    /// Edits one image, blocking until done.
+    fn edit(&self, input: &EditInput<'_>) -> Result<RgbImage, EditError>;
+}
+
+/// Returns the source unchanged: the floor of every benchmark.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopEditor;
+
+impl Editor for NoopEditor {
+    fn describe(&self) -> String {
+        "noop".into()
+    }
+
+    fn edit(&self, input: &EditInput<'_>) -> Result<RgbImage, EditError> {
+        if input.source.width() == 0 || input.source.height() == 0 {
+            return Err(EditError::InvalidInput("the source image is empty".into()));
+        }
+        Ok(input.source.clone())
+    }
+}
+
+/// The editor stored in folder `dir` (a trained teacher or student).
+///
+/// This is the single place the diffusion pipeline plugs in: until it is merged, every folder
+/// is refused with [`EditError::PipelineNotMerged`] rather than faked.
+pub fn open_editor_dir(dir: &Path) -> Result<Box<dyn Editor>, EditError> {
+    Err(EditError::PipelineNotMerged { path: dir.display().to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noop_returns_the_source_and_folders_are_refused_honestly() {
+        let source = RgbImage::from_pixel(3, 2, image::Rgb([9, 8, 7]));
+        let settings = EditSettings::default();
+        let input = EditInput { source: &source, instruction: "make it blue", settings: &settings, seed: 1 };
+        assert_eq!(NoopEditor.edit(&input).unwrap(), source);
+        let err = open_editor_dir(Path::new("runs/teacher")).err().unwrap().to_string();
+        assert!(err.contains("need the pipeline (not merged yet)"), "{err}");
+    }
+
+    #[test]
+    fn reward_requests_resolve_to_conditions() {
+        assert_eq!(RewardRequest::Default.condition(), Some(RewardCondition::paper_default()));
+        let c = RewardRequest::Scores { scores: [5.0, 3.0, 4.0] }.condition().unwrap();
+        assert_eq!(c, RewardCondition::Given { scores: [5.0, 3.0, 4.0], text: "None; None; None".into() });
+        assert_eq!(RewardRequest::Template { name: "ad".into() }.condition(), None);
+    }
+}
