@@ -38,6 +38,8 @@ pub const SPECIAL_TOKENS_MAP: &str = "special_tokens_map.json";
 #[derive(Debug, Clone)]
 pub struct ClipTokenizer {
     inner: Tokenizer,
+    /// The folder it was read from (named in errors).
+    dir: PathBuf,
     /// Id of the start-of-text token (SD 1.5: 49406).
     pub bos_id: u32,
     /// Id of the end-of-text token (SD 1.5: 49407).
@@ -87,12 +89,13 @@ impl ClipTokenizer {
         let id = |t: &str| {
             inner.token_to_id(t).ok_or_else(|| tokenizer_err(dir, format!("special token {t:?} is not in the vocabulary")))
         };
-        Ok(Self { bos_id: id(&bos)?, eos_id: id(&eos)?, pad_id: id(&pad)?, max_length, inner })
+        Ok(Self { bos_id: id(&bos)?, eos_id: id(&eos)?, pad_id: id(&pad)?, max_length, inner, dir: dir.to_path_buf() })
     }
 
     /// The ids of `text` without any framing.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode(text, false).map_err(|e| tokenizer_err(Path::new("<encode>"), e.to_string()))?;
+        let encoding =
+            self.inner.encode(text, false).map_err(|e| tokenizer_err(&self.dir, format!("encoding {text:?}: {e}")))?;
         Ok(encoding.get_ids().to_vec())
     }
 

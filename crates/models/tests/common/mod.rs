@@ -69,6 +69,7 @@ pub fn assert_close(what: &str, ours: &[f64], reference: &[f64], tol: f64) -> f6
     assert_eq!(ours.len(), reference.len(), "{what}: length");
     let max = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(max <= tol, "{what}: max abs difference {max:e} > {tol:e}");
+    eprintln!("{what}: max abs difference {max:.2e}");
     max
 }
 
