@@ -1,8 +1,15 @@
 //! The student network (config version 2): a residual CNN over (source, edited,
 //! |edited - source|) with GroupNorm, whose blocks are modulated by the instruction (FiLM, Perez
 //! et al. 2018), then cross-attention from the instruction's words to the image features
-//! (Vaswani et al. 2017, section 3.2), and a head giving three scores in [0, 5] and three
-//! verdict logits.
+//! (Vaswani et al. 2017, section 3.2), and a head giving, per axis, a score, a verdict logit and
+//! a "perfect" logit.
+//!
+//! The teacher's scores are a point mass at 5.00 (79-83% of the held-out edits on each axis)
+//! plus a spread below it, and Spearman over such ties is decided by putting exactly the
+//! teacher's 5.00s at 5.00: a student that orders the flawed edits perfectly but leaves the
+//! clean ones at 4.9-5.0 reaches only ~0.65, one that ties the clean ones at 5.00 and orders the
+//! flawed ones at random ~0.98. So the score is a hurdle model (Cragg 1971): a classifier of
+//! "the teacher gives 5.00" and a regression for the rest (`StudentOutput::scores`).
 //!
 //! Following depends on which object and attribute the instruction names, so the words look up
 //! the image positions they are about (cross-attention), rather than only rescaling channels
@@ -22,6 +29,10 @@ use super::tokenizer::PAD;
 
 /// Input channels: source RGB, edited RGB, |edited - source| RGB.
 pub const IN_CHANNELS: usize = 9;
+
+/// Highest score of an edit the student does not call perfect: one step of the two-decimal
+/// reporting below 5, so it never ties with the perfect ones.
+pub const PERFECT_CEILING: f32 = MAX_SCORE - 0.01;
 
 fn conv3x3(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([c_in, c_out], [3, 3])
@@ -94,7 +105,7 @@ pub struct StudentNet {
     pub cross_attention: MultiHeadAttention,
     /// Pooled image features (mean and max), attended features and instruction -> hidden.
     pub head_hidden: Linear,
-    /// Hidden -> three score logits and three verdict logits.
+    /// Hidden -> three score logits, three verdict logits, three "perfect" logits.
     pub head_out: Linear,
     /// See `StudentConfig::score_margin`.
     pub score_margin: f32,
@@ -103,13 +114,16 @@ pub struct StudentNet {
 /// What the network says about a batch.
 #[derive(Debug, Clone)]
 pub struct StudentOutput {
-    /// `[batch, 3]` scores in [0, 5], axes in `Axis::ALL` order.
+    /// `[batch, 3]` scores in [0, 5], axes in `Axis::ALL` order: exactly 5 where the perfect
+    /// logit is positive, else the regression clamped to [0, 4.99] (`PERFECT_CEILING`).
     pub scores: Tensor<2>,
-    /// `[batch, 3]` scores before the clamp to [0, 5] (what the loss trains; see
-    /// `StudentConfig::score_margin`).
+    /// `[batch, 3]` regression scores before any clamp (what the regression and ranking losses
+    /// train; see `StudentConfig::score_margin`).
     pub raw_scores: Tensor<2>,
     /// `[batch, 3]` verdict logits (positive = "yes").
     pub verdict_logits: Tensor<2>,
+    /// `[batch, 3]` logits of "the teacher's score is 5.00" (positive = perfect).
+    pub perfect_logits: Tensor<2>,
 }
 
 /// The instruction as the network reads it.
@@ -150,7 +164,7 @@ impl StudentNet {
             image_position: EmbeddingConfig::new(side * side, d).init(device),
             cross_attention: MultiHeadAttentionConfig::new(d, config.text_heads).with_dropout(0.0).init(device),
             head_hidden: LinearConfig::new(2 * c_in + 2 * d, config.hidden).init(device),
-            head_out: LinearConfig::new(config.hidden, 6).init(device),
+            head_out: LinearConfig::new(config.hidden, 9).init(device),
             score_margin: config.score_margin,
         }
     }
@@ -196,10 +210,13 @@ impl StudentNet {
         let out = self.head_out.forward(relu(self.head_hidden.forward(features)));
         let m = self.score_margin;
         let raw_scores = sigmoid(out.clone().narrow(1, 0, 3)) * (MAX_SCORE + 2.0 * m) - m;
+        let perfect_logits = out.clone().narrow(1, 6, 3);
+        let perfect = perfect_logits.clone().greater_elem(0.0);
         StudentOutput {
-            scores: raw_scores.clone().clamp(0.0, MAX_SCORE),
+            scores: raw_scores.clone().clamp(0.0, PERFECT_CEILING).mask_fill(perfect, MAX_SCORE),
             raw_scores,
             verdict_logits: out.narrow(1, 3, 3),
+            perfect_logits,
         }
     }
 }
