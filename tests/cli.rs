@@ -76,6 +76,11 @@ fn labelling_a_world_sample_with_the_oracle_reproduces_its_rewards_and_resumes()
     let again = ok(&["label", "--in", p(&data), "--scorer", "oracle", "--out", p(&labelled)]);
     assert!(again.contains("21 already labelled, 0 labelled now"), "{again}");
     assert_eq!(read_lines(&labelled.join("manifest.jsonl")).len(), 21);
+    // An output that cannot be written is not bad input: exit 1, not 2.
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a folder").unwrap();
+    let out = rewardedit(&["label", "--in", p(&data), "--scorer", "oracle", "--out", p(&blocked)]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

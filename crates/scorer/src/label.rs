@@ -78,9 +78,14 @@ impl LabelProgress for () {}
 /// Why a labelling run stopped. Per-edit failures do not stop it; they are recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
-    /// Reading the input or reading/writing the output failed.
+    /// The input manifest or its images could not be read or are malformed (the user's input is
+    /// wrong; the CLI exits 2).
     #[error(transparent)]
-    Data(#[from] CoreError),
+    Input(CoreError),
+    /// The output folder could not be created, read back or written (disk full, permissions,
+    /// a damaged earlier output; the CLI exits 1).
+    #[error(transparent)]
+    Output(CoreError),
     /// Resuming relies on ids, so they must be unique.
     #[error("{}: id {id:?} appears more than once; ids must be unique", path.display())]
     DuplicateId { path: PathBuf, id: String },
@@ -100,24 +105,25 @@ pub fn label(
     progress: &mut dyn LabelProgress,
 ) -> Result<LabelSummary, LabelError> {
     let in_manifest = if input.is_dir() { input.join(MANIFEST_FILE) } else { input.to_path_buf() };
-    let examples = read_manifest(&in_manifest)?;
+    let examples = read_manifest(&in_manifest).map_err(LabelError::Input)?;
     let mut ids = HashSet::new();
     if let Some(dup) = examples.iter().find(|e| !ids.insert(e.id.as_str())) {
         return Err(LabelError::DuplicateId { path: in_manifest, id: dup.id.clone() });
     }
 
-    std::fs::create_dir_all(out_dir).map_err(|e| CoreError::io(out_dir, e))?;
+    let output = LabelError::Output;
+    std::fs::create_dir_all(out_dir).map_err(|e| output(CoreError::io(out_dir, e)))?;
     let out_manifest = out_dir.join(MANIFEST_FILE);
-    let in_base = canonical(in_manifest.parent().unwrap_or(Path::new(".")))?;
-    let out_base = canonical(out_dir)?;
+    let in_base = canonical(in_manifest.parent().unwrap_or(Path::new("."))).map_err(LabelError::Input)?;
+    let out_base = canonical(out_dir).map_err(output)?;
     if in_base == out_base && in_manifest.file_name() == out_manifest.file_name() {
         return Err(LabelError::SameManifest(out_manifest));
     }
     let rebase = relative_path(&out_base, &in_base);
 
-    truncate_partial_line(&out_manifest)?;
+    truncate_partial_line(&out_manifest).map_err(output)?;
     let done: HashSet<String> = if out_manifest.exists() {
-        ManifestReader::open(&out_manifest)?.map(|r| r.map(|e| e.id)).collect::<Result<_, _>>()?
+        ManifestReader::open(&out_manifest).map_err(output)?.map(|r| r.map(|e| e.id)).collect::<Result<_, _>>().map_err(output)?
     } else {
         HashSet::new()
     };
@@ -130,10 +136,10 @@ pub fn label(
     };
     progress.start(summary.total, summary.already_labelled, todo.len());
 
-    let mut manifest = ManifestWriter::append(&out_manifest)?;
+    let mut manifest = ManifestWriter::append(&out_manifest).map_err(output)?;
     let failures_path = out_dir.join(FAILURES_FILE);
     // Every edit not in the manifest is retried, so the previous run's failures are stale.
-    let mut failures = BufWriter::new(File::create(&failures_path).map_err(|e| CoreError::io(&failures_path, e))?);
+    let mut failures = BufWriter::new(File::create(&failures_path).map_err(|e| output(CoreError::io(&failures_path, e)))?);
 
     let stop = Cell::new(false);
     let mut write_error = None;
@@ -145,12 +151,12 @@ pub fn label(
             let example = todo[next];
             match &result {
                 Ok(reward) => {
-                    manifest.write(&labelled(example, reward.clone(), &rebase))?;
+                    manifest.write(&labelled(example, reward.clone(), &rebase)).map_err(output)?;
                     summary.labelled += 1;
                 }
                 Err(e) => {
                     let record = FailureRecord { id: example.id.clone(), kind: e.kind().into(), error: e.to_string() };
-                    write_line(&mut failures, &failures_path, &record)?;
+                    write_line(&mut failures, &failures_path, &record).map_err(output)?;
                     summary.failed += 1;
                 }
             }

@@ -175,6 +175,24 @@ fn duplicate_ids_and_labelling_in_place_are_refused() {
     assert_eq!(server.count(), 0);
 }
 
+#[test]
+fn a_bad_input_and_an_unwritable_output_are_different_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = server(Arc::new(AtomicBool::new(false)), &[]);
+    let s = scorer(&server, &tmp.path().join("cache"));
+    // A missing input manifest is the user's input: LabelError::Input (the CLI exits 2).
+    let err = label(&tmp.path().join("nowhere"), &tmp.path().join("out"), &s, &options(), &mut ()).unwrap_err();
+    assert!(matches!(err, LabelError::Input(_)), "{err:?}");
+    // An output "folder" that is a file cannot be written: LabelError::Output (exit 1).
+    let inp = tmp.path().join("in");
+    input(&inp);
+    let blocked = tmp.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a folder").unwrap();
+    let err = label(&inp, &blocked, &s, &options(), &mut ()).unwrap_err();
+    assert!(matches!(err, LabelError::Output(_)), "{err:?}");
+    assert_eq!(server.count(), 0);
+}
+
 
 /// Set in the child process of the kill test: the folder holding `in/` and `cache/`.
 const CHILD_ENV: &str = "REWARDEDIT_TEST_LABEL_CHILD";

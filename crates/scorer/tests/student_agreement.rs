@@ -57,3 +57,19 @@ fn per_axis_agreement_of_rewards() {
     assert_eq!(a.min_spearman(), None);
     assert_eq!(a.quality.n, 3);
 }
+
+/// Why the student's score head is a hurdle (network.rs): on labels that are 80% ties at 5.00,
+/// as the world oracle's are, Spearman rewards putting exactly the teacher's 5s at 5 far more
+/// than ordering the rest. Deterministic stand-ins for the two students.
+#[test]
+fn with_most_labels_tied_at_5_exact_ties_matter_more_than_order() {
+    // 100 edits: 80 clean at 5.00, 20 flawed at 0.0, 0.25, ..., 4.75.
+    let teacher: Vec<f64> = (0..100).map(|i| if i < 80 { 5.0 } else { (i - 80) as f64 * 0.25 }).collect();
+    // Orders the flawed perfectly, but leaves the clean edits spread over 4.80-4.99.
+    let ordered: Vec<f64> = (0..100).map(|i| if i < 80 { 4.8 + (i % 20) as f64 * 0.01 } else { teacher[i] * 0.95 }).collect();
+    // Ties the clean at exactly 5.00, orders the flawed in reverse.
+    let tied: Vec<f64> = (0..100).map(|i| if i < 80 { 5.0 } else { 4.75 - teacher[i] }).collect();
+    let (s_ordered, s_tied) = (spearman(&ordered, &teacher).unwrap(), spearman(&tied, &teacher).unwrap());
+    assert!(s_ordered < 0.8, "{s_ordered}");
+    assert!(s_tied > 0.85, "{s_tied}");
+}

@@ -143,6 +143,34 @@ fn a_folder_with_mismatched_weights_is_a_typed_error() {
     assert!(StudentScorer::load(&dir.path().join("missing"), Precision::Fp32, &device).is_err());
 }
 
+/// A folder written by an older network layout (config.json without `version`, or another
+/// version) is refused with an error that names the version and says to retrain.
+#[test]
+fn a_config_of_another_version_is_refused_with_a_clear_error() {
+    let ex = world_examples(26, 7);
+    let config = tiny_config(&ex);
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    save_student(dir.path(), &config, &StudentNet::new(&config, &device)).unwrap();
+    let path = dir.path().join("config.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["version"], 2);
+    // Version 1 folders were written before the field existed.
+    json.as_object_mut().unwrap().remove("version");
+    for field in ["blocks", "groups"] {
+        json.as_object_mut().unwrap().remove(field);
+    }
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = load_student(dir.path(), Precision::Fp32, &device).unwrap_err().to_string();
+    assert!(err.contains("version 1") && err.contains("retrain"), "{err}");
+    json["version"] = 7.into();
+    json["blocks"] = 1.into();
+    json["groups"] = 4.into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = load_student(dir.path(), Precision::Fp32, &device).unwrap_err().to_string();
+    assert!(err.contains("version 7") && err.contains("retrain"), "{err}");
+}
+
 /// burn's own in-memory int8 (Q8S, symmetric, per tensor) on the same weights agrees with our
 /// int8 file: both store `round(w / (max|w| / 127))`.
 #[test]

@@ -69,8 +69,10 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     let built = scorers::build(&args.scorer, &args.lvlm, &device)?;
     let mut bar = Bar { bar: None, lvlm: if let Built::Lvlm(s) = &built { Some(s) } else { None }, failed: 0 };
     let options = LabelOptions { concurrency: args.concurrency };
+    // Only a wrong input is the user's to fix (exit 2); failing to write the output is exit 1.
     let summary = label(&args.input, &args.out, built.scorer(), &options, &mut bar).map_err(|e| match e {
-        LabelError::Data(_) | LabelError::DuplicateId { .. } | LabelError::SameManifest(_) => bad_input(e.to_string()),
+        LabelError::Input(_) | LabelError::DuplicateId { .. } | LabelError::SameManifest(_) => bad_input(e.to_string()),
+        LabelError::Output(_) => anyhow::Error::new(e),
     })?;
     if let Some(b) = &bar.bar {
         b.finish_and_clear();

@@ -6,15 +6,50 @@ use serde::{Deserialize, Serialize};
 use super::tokenizer::Vocab;
 use super::StudentError;
 
+/// Version of the network layout a `config.json` describes. 1: the plain FiLM CNN (before
+/// 2026-11-27 02:30 UTC); 2: residual blocks with GroupNorm and instruction cross-attention. A
+/// folder of another version cannot be loaded: its weights name other tensors.
+pub const CONFIG_VERSION: u32 = 2;
+
+fn version_1() -> u32 {
+    1
+}
+
+fn check_version(version: u32) -> Result<(), StudentError> {
+    if version == CONFIG_VERSION {
+        return Ok(());
+    }
+    Err(StudentError::Config(format!(
+        "student config version {version} cannot be loaded by this build, which reads version {CONFIG_VERSION} \
+         (the network layout changed); retrain it with `rewardedit distill-scorer`"
+    )))
+}
+
+/// The version field alone, read before the rest so an older layout gets a version error rather
+/// than a missing-field one.
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(default = "version_1")]
+    version: u32,
+}
+
 /// Shape of a [`StudentNet`](super::StudentNet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudentConfig {
+    /// Network layout version (see [`CONFIG_VERSION`]); folders written before versions were
+    /// recorded are version 1.
+    #[serde(default = "version_1")]
+    pub version: u32,
     /// Side of the square images the network sees, in pixels; inputs are resized to it.
     pub resolution: u32,
     /// Output channels of the convolution stages: the first keeps the resolution, each later one
     /// halves it (stride 2).
     pub channels: Vec<usize>,
+    /// Residual blocks per stage.
+    pub blocks: usize,
+    /// GroupNorm groups (must divide every stage's channels).
+    pub groups: usize,
     /// Width of the instruction encoder (token embeddings and attention), in features.
     pub text_dim: usize,
     /// Self-attention layers of the instruction encoder.
@@ -42,6 +77,10 @@ pub struct NetworkShape {
     pub resolution: u32,
     /// See [`StudentConfig::channels`].
     pub channels: Vec<usize>,
+    /// See [`StudentConfig::blocks`].
+    pub blocks: usize,
+    /// See [`StudentConfig::groups`].
+    pub groups: usize,
     /// See [`StudentConfig::text_dim`].
     pub text_dim: usize,
     /// See [`StudentConfig::text_layers`].
@@ -60,7 +99,9 @@ impl Default for NetworkShape {
     fn default() -> Self {
         NetworkShape {
             resolution: 32,
-            channels: vec![32, 64, 96, 128],
+            channels: vec![32, 64, 128],
+            blocks: 1,
+            groups: 8,
             text_dim: 64,
             text_layers: 2,
             text_heads: 4,
@@ -75,8 +116,11 @@ impl NetworkShape {
     /// The full config with `vocab`, validated.
     pub fn with_vocab(&self, vocab: Vocab) -> Result<StudentConfig, StudentError> {
         let c = StudentConfig {
+            version: CONFIG_VERSION,
             resolution: self.resolution,
             channels: self.channels.clone(),
+            blocks: self.blocks,
+            groups: self.groups,
             text_dim: self.text_dim,
             text_layers: self.text_layers,
             text_heads: self.text_heads,
@@ -91,8 +135,19 @@ impl NetworkShape {
 }
 
 impl StudentConfig {
+    /// Parses and validates a `config.json`; a layout version other than [`CONFIG_VERSION`] is
+    /// a [`StudentError::Config`] naming both versions.
+    pub fn from_json(text: &str) -> Result<StudentConfig, String> {
+        let v: VersionOnly = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        check_version(v.version).map_err(|e| e.to_string())?;
+        let config: StudentConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
     pub fn validate(&self) -> Result<(), StudentError> {
         let bad = |m: String| Err(StudentError::Config(m));
+        check_version(self.version)?;
         if self.channels.is_empty() || self.channels.contains(&0) {
             return bad(format!("channels {:?} must be non-empty and positive", self.channels));
         }
@@ -103,6 +158,9 @@ impl StudentConfig {
                 self.resolution,
                 self.channels.len() - 1
             ));
+        }
+        if self.blocks == 0 || self.groups == 0 || self.channels.iter().any(|c| c % self.groups != 0) {
+            return bad(format!("blocks {} and groups {} must be positive, and groups must divide channels {:?}", self.blocks, self.groups, self.channels));
         }
         if self.text_dim == 0 || self.text_heads == 0 || self.text_dim % self.text_heads != 0 {
             return bad(format!("text_heads {} must divide text_dim {}", self.text_heads, self.text_dim));

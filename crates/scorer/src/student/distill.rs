@@ -54,6 +54,9 @@ pub struct StepMetrics {
     pub regression: f32,
     pub ranking: f32,
     pub verdict: f32,
+    /// "Perfect" (teacher score 5.00) cross-entropy; absent in runs before it existed.
+    #[serde(default)]
+    pub perfect: f32,
     /// Learning rate used at this step.
     pub lr: f64,
     /// Training throughput since the previous line (0 for the first line after a start).
@@ -152,7 +155,8 @@ pub fn batch_indices(seed: u64, step: u64, batch_size: usize, n: usize) -> Vec<u
     (0..batch_size).map(|_| rng.random_range(0..n)).collect()
 }
 
-/// One optimiser step on `batch`; returns the updated model and the loss parts.
+/// One optimiser step on `batch`; returns the updated model and the loss parts (total,
+/// regression, ranking, verdict, perfect).
 pub fn train_step(
     model: StudentNet,
     optim: &mut ModuleOptimizer,
@@ -161,14 +165,14 @@ pub fn train_step(
     lr: f64,
     loss_cfg: &LossConfig,
     device: &Device,
-) -> (StudentNet, [f32; 4]) {
+) -> (StudentNet, [f32; 5]) {
     let (images, tokens, scores, verdicts) = batch_tensors(config, batch, device);
     let out = model.forward(images, tokens);
     let loss = distill_loss(&out, scores, verdicts, loss_cfg);
     let total = loss.total.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.total.backward(), &model);
     let model = optim.step(lr, model, grads);
-    (model, [total, loss.regression, loss.ranking, loss.verdict])
+    (model, [total, loss.regression, loss.ranking, loss.verdict, loss.perfect])
 }
 
 /// The AdamW optimiser of a recipe.
@@ -237,7 +241,7 @@ pub fn distill(
         let batch: Vec<&TeacherExample> =
             batch_indices(t.seed, step, t.batch_size, train_data.len()).into_iter().map(|i| &train_data[i]).collect();
         let lr = t.lr_at(step);
-        let (next, [loss, regression, ranking, verdict]) = train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, device);
+        let (next, [loss, regression, ranking, verdict, perfect]) = train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, device);
         model = next;
         if !loss.is_finite() {
             return Err(StudentError::Diverged { step: step + 1, loss });
@@ -248,7 +252,7 @@ pub fn distill(
             let elapsed = clock.0.elapsed().as_secs_f64();
             let samples = (done - clock.1) as f64 * t.batch_size as f64;
             clock = (Instant::now(), done);
-            StepMetrics { step: done, loss, regression, ranking, verdict, lr, samples_per_s: samples / elapsed.max(1e-9) }
+            StepMetrics { step: done, loss, regression, ranking, verdict, perfect, lr, samples_per_s: samples / elapsed.max(1e-9) }
         });
         if let Some(m) = &line {
             let json = serde_json::to_string(m).map_err(|e| StudentError::Config(e.to_string()))?;

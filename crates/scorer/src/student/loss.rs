@@ -1,6 +1,7 @@
 //! The distillation loss: score regression + a pairwise ranking loss within the batch + verdict
-//! cross-entropy. Spearman is the target figure, so ordering is trained for directly, not only
-//! through the squared error.
+//! cross-entropy + "perfect" cross-entropy (the hurdle of the score head, see
+//! [`network`](super::network)). Spearman is the target figure, so ordering is trained for
+//! directly, not only through the squared error, and so is the tie at 5.00 that dominates it.
 
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
@@ -20,11 +21,17 @@ pub struct LossConfig {
     /// Teacher score gap, in score points, above which a pair counts for ranking (smaller gaps
     /// are label noise at the two-decimal rounding of the oracle).
     pub ranking_margin: f32,
+    /// Weight of the "perfect" binary cross-entropy (teacher score 5.00 or not).
+    pub perfect_weight: f32,
+    /// A teacher score at or above `5 - perfect_tolerance` counts as perfect (score points);
+    /// 0 for the exact oracle, whose clean edits score exactly 5.00. A noisy teacher scatters
+    /// clean edits below 5, and a tolerance keeps them perfect.
+    pub perfect_tolerance: f32,
 }
 
 impl Default for LossConfig {
     fn default() -> Self {
-        LossConfig { ranking_weight: 0.5, verdict_weight: 0.5, ranking_margin: 0.1 }
+        LossConfig { ranking_weight: 0.5, verdict_weight: 0.5, ranking_margin: 0.1, perfect_weight: 1.0, perfect_tolerance: 0.0 }
     }
 }
 
@@ -34,6 +41,7 @@ pub struct Loss {
     pub regression: f32,
     pub ranking: f32,
     pub verdict: f32,
+    pub perfect: f32,
 }
 
 /// `teacher_scores` `[batch, 3]` in [0, 5]; `teacher_verdicts` `[batch, 3]` in {0, 1}.
@@ -50,18 +58,19 @@ pub fn distill_loss(out: &StudentOutput, teacher_scores: Tensor<2>, teacher_verd
     let scores = out.raw_scores.clone();
     let [b, a] = scores.dims();
     let pred_gap = scores.clone().reshape([b, 1, a]) - scores.reshape([1, b, a]);
-    let teacher_gap = teacher_scores.clone().reshape([b, 1, a]) - teacher_scores.reshape([1, b, a]);
+    let teacher_gap = teacher_scores.clone().reshape([b, 1, a]) - teacher_scores.clone().reshape([1, b, a]);
     let pairs = teacher_gap.greater_elem(cfg.ranking_margin).float();
     let n_pairs = pairs.clone().sum().clamp_min(1.0);
     let ranking = (softplus(pred_gap.neg(), 1.0) * pairs).sum().div(n_pairs);
 
     // BCE with logits: softplus(z) - y z.
-    let z = out.verdict_logits.clone();
-    let verdict = (softplus(z.clone(), 1.0) - z * teacher_verdicts).mean();
+    let bce = |z: Tensor<2>, y: Tensor<2>| (softplus(z.clone(), 1.0) - z * y).mean();
+    let verdict = bce(out.verdict_logits.clone(), teacher_verdicts);
+    let perfect = bce(out.perfect_logits.clone(), teacher_scores.greater_equal_elem(MAX_SCORE - cfg.perfect_tolerance).float());
 
-    let parts = [&regression, &ranking, &verdict].map(|t| t.clone().into_scalar::<f32>());
-    let total = regression + ranking * cfg.ranking_weight + verdict * cfg.verdict_weight;
-    Loss { total, regression: parts[0], ranking: parts[1], verdict: parts[2] }
+    let parts = [&regression, &ranking, &verdict, &perfect].map(|t| t.clone().into_scalar::<f32>());
+    let total = regression + ranking * cfg.ranking_weight + verdict * cfg.verdict_weight + perfect * cfg.perfect_weight;
+    Loss { total, regression: parts[0], ranking: parts[1], verdict: parts[2], perfect: parts[3] }
 }
 
 #[cfg(test)]
@@ -76,12 +85,27 @@ mod tests {
 
     #[test]
     fn overshooting_a_teacher_5_or_0_costs_nothing_but_undershooting_does() {
-        let out = |raw: [f32; 6]| StudentOutput { scores: t(raw).clamp(0.0, 5.0), raw_scores: t(raw), verdict_logits: t([0.0; 6]) };
+        let out = |raw: [f32; 6]| StudentOutput { scores: t(raw).clamp(0.0, 5.0), raw_scores: t(raw), verdict_logits: t([0.0; 6]), perfect_logits: t([0.0; 6]) };
         let teacher = t([5.0, 0.0, 3.0, 5.0, 0.0, 3.0]);
         let cfg = LossConfig::default();
         let ok = distill_loss(&out([5.2, -0.2, 3.0, 5.1, -0.1, 3.0]), teacher.clone(), t([1.0; 6]), &cfg);
         assert_eq!(ok.regression, 0.0);
         let bad = distill_loss(&out([4.0, 1.0, 3.0, 5.0, 0.0, 3.0]), teacher, t([1.0; 6]), &cfg);
         assert!((bad.regression - 2.0 / 6.0).abs() < 1e-6, "{}", bad.regression);
+    }
+
+    #[test]
+    fn the_perfect_term_is_the_cross_entropy_of_teacher_score_5() {
+        let teacher = t([5.0, 0.0, 3.0, 5.0, 4.8, 5.0]);
+        let out = |z: [f32; 6]| StudentOutput { scores: t([0.0; 6]), raw_scores: t([2.5; 6]), verdict_logits: t([0.0; 6]), perfect_logits: t(z) };
+        let cfg = LossConfig::default();
+        // Confident and right: near 0; at logit 0: ln 2.
+        let right = distill_loss(&out([20.0, -20.0, -20.0, 20.0, -20.0, 20.0]), teacher.clone(), t([1.0; 6]), &cfg);
+        assert!(right.perfect < 1e-6, "{}", right.perfect);
+        let unsure = distill_loss(&out([0.0; 6]), teacher.clone(), t([1.0; 6]), &cfg);
+        assert!((unsure.perfect - std::f32::consts::LN_2).abs() < 1e-5, "{}", unsure.perfect);
+        // A tolerance of 0.25 makes the 4.8 perfect too: the logit -20 there is now wrong.
+        let tolerant = distill_loss(&out([20.0, -20.0, -20.0, 20.0, -20.0, 20.0]), teacher, t([1.0; 6]), &LossConfig { perfect_tolerance: 0.25, ..cfg });
+        assert!((tolerant.perfect - 20.0 / 6.0).abs() < 1e-3, "{}", tolerant.perfect);
     }
 }

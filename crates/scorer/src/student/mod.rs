@@ -1,8 +1,9 @@
 //! The student scorer (issue 5 section 2): a small burn network distilled from teacher labels,
 //! with an int8 variant and agreement figures against the teacher.
 //!
-//! - [`network`]: CNN over source, edited and their difference, FiLM-conditioned on a
-//!   self-attention instruction encoder ([`tokenizer`]); [`config`] its shape.
+//! - [`network`]: residual CNN over source, edited and their difference, FiLM-conditioned on a
+//!   self-attention instruction encoder ([`tokenizer`]), with cross-attention from the
+//!   instruction's words to the image; [`config`] its shape (and layout version).
 //! - [`distill`]: the training loop ([`loss`], [`recipe`], [`data`]).
 //! - [`store`] and [`quant`]: the student folder (fp32 and int8 safetensors + config.json).
 //! - [`scorer`]: [`StudentScorer`], the network behind the [`Scorer`](crate::Scorer) trait.

@@ -17,7 +17,7 @@ const SEVERE_BELOW: f32 = 2.0;
 
 /// The student's flaw sentence for `axis`: the axis' no-flaw text when the verdict is yes, else
 /// a templated sentence by severity (the student does not localise flaws; the teacher's
-/// sentences name objects, which a 200k-parameter scorer is not asked to generate).
+/// sentences name objects, which a sub-million-parameter scorer is not asked to generate).
 pub fn flaw_sentence(axis: Axis, score: f32, verdict: bool) -> &'static str {
     if verdict {
         return axis.no_flaw_text();

@@ -60,9 +60,7 @@ pub fn save_student(dir: &Path, config: &StudentConfig, model: &StudentNet) -> R
 pub fn load_config(dir: &Path) -> Result<StudentConfig, StudentError> {
     let p = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&p).map_err(|e| StudentError::io(&p, e))?;
-    let config: StudentConfig = serde_json::from_str(&text).map_err(|e| StudentError::format(&p, e))?;
-    config.validate()?;
-    Ok(config)
+    StudentConfig::from_json(&text).map_err(|e| StudentError::format(&p, e))
 }
 
 /// Loads the student of `dir` at `precision` onto `device`.
