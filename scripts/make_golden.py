@@ -423,7 +423,8 @@ def make_tokenizer(folder):
     tok.save_pretrained(str(folder))
     # save_pretrained also writes tokenizer.json; SD 1.5 ships only vocab.json + merges.txt, which
     # is what the Rust loader must handle: keep the folder in that layout.
-    (folder / "tokenizer.json").unlink(missing_ok=True)
+    # The fast tokenizer's own file is kept beside, to test the tokenizer.json path.
+    (folder / "tokenizer.json").replace(OUT / "clip_tiny_tokenizer.json")
     tok = CLIPTokenizer.from_pretrained(str(folder))
     # SD 1.5 also ships special_tokens_map.json (transformers 5 no longer writes it).
     special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
@@ -521,7 +522,7 @@ def make_ip2p_folder():
             assert f.stat().st_size < MAX_BYTES, f
 
     ddim = DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False)
-    (OUT / "ip2p_edit_scheduler.json").write_text(json.dumps(dict(ddim.config), indent=1, sort_keys=True, default=list))
+    (OUT / "ip2p_edit_scheduler.json").write_text(json.dumps({k: v for k, v in dict(ddim.config).items() if k != "_use_default_values"}, indent=1, sort_keys=True, default=list))
     pipe = StableDiffusionInstructPix2PixPipeline(
         vae=vae, text_encoder=clip, tokenizer=tok, unet=unet, scheduler=ddim,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False)

@@ -24,8 +24,14 @@ pub enum ModelError {
     /// The safetensors store failed (I/O, format).
     #[error("safetensors {path}: {message}")]
     Store { path: String, message: String },
-    /// An edit request the pipeline cannot run (empty instruction, bad scores, sizes).
-    #[error("{0}")]
+    /// A file the loader needs is not there; `hint` says what to do.
+    #[error("{path} is missing: {hint}")]
+    MissingFile { path: String, hint: String },
+    /// The tokenizer files could not be read or used.
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: String, message: String },
+    /// A model was given an input it cannot take (too long, out of its vocabulary, ...).
+    #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A scheduler was used out of order or without what it needs.
     #[error("scheduler: {0}")]
@@ -47,3 +53,10 @@ fn describe_mismatch(missing: &[String], unexpected: &[String], mismatched: &[St
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// Reads a JSON config file and parses it with `parse`, naming the file in any error.
+pub(crate) fn read_config_file<T>(path: &std::path::Path, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    let err = |message: String| ModelError::ConfigFile { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    parse(&text).map_err(|e| err(e.to_string()))
+}

@@ -1,5 +1,6 @@
 //! Burn modules of the reward-conditioned editor (issue 3): the UNet (diffusers layout) with the
-//! authors' reward conditioning, the schedulers, and safetensors loading/saving.
+//! authors' reward conditioning, the VAE, the CLIP text encoder and tokenizer, the schedulers,
+//! and safetensors loading/saving.
 //!
 //! burn 0.22 tensors carry their backend in the `Device`, not in a type parameter, so these
 //! modules are backend-generic without a `B: Backend` parameter (architecture.md rule 2 as 0.22
@@ -12,5 +13,6 @@ pub mod schedulers;
 pub mod store;
 pub mod text;
 pub mod unet;
+pub mod vae;
 
 pub use error::{ModelError, Result};

@@ -1,15 +1,10 @@
-//! Loading and saving modules as safetensors in diffusers' layout (PyTorch names and layouts),
-//! with every tensor accounted for: anything missing, unexpected or mis-shaped is an error that
-//! names it by its key in the file.
+//! Loading and saving modules as safetensors in their reference layout (PyTorch names and
+//! layouts), with every tensor accounted for: anything missing, unexpected or mis-shaped is an
+//! error that names it by its key in the file.
 //!
-//! Our field names are diffusers' state-dict keys, except where Rust cannot spell them; those
-//! few are remapped here and nowhere else:
-//! - `ff.net.0.proj` / `ff.net.2` (numeric, heterogeneous list) <-> `ff.net_0.proj` / `ff.net_2`;
-//! - the authors' top-level reward modules `add_embedding`, ..., `ca` (official-checkpoint.md)
-//!   and our `null_reward` <-> the UNet's `reward` field;
-//! - `ca.attention.self` (`self` is a keyword) <-> `ca.attention.self_`;
-//! - BERT's `LayerNorm` <-> `layer_norm` (burn's derive turns field names into local variables,
-//!   so a CamelCase field trips the non-snake-case lint in generated code).
+//! Our field names are the reference's state-dict keys. Where Rust cannot spell a key, or a
+//! published checkpoint differs, each model says so in its [`CheckpointKeys`] impl (the UNet's
+//! below; the VAE's in `vae::autoencoder`, CLIP's in `text::clip`) and nowhere else.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,32 +17,63 @@ use burn::store::{
 };
 use regex::Regex;
 
+use crate::unet::UNet2DConditionModel;
 use crate::{ModelError, Result};
 
-/// File key -> module path, applied in order when loading.
-const LOAD_REMAP: &[(&str, &str)] = &[
-    (r"^(add_embedding2?|text_linear2?|proj_deal|ca|null_reward)\.", "reward.$1."),
-    (r"\.attention\.self\.", ".attention.self_."),
-    (r"\.LayerNorm\.", ".layer_norm."),
-    (r"\.ff\.net\.0\.", ".ff.net_0."),
-    (r"\.ff\.net\.2\.", ".ff.net_2."),
-];
+/// A `(regex, replacement)` rule on tensor names.
+pub type Remap = (&'static str, &'static str);
 
-/// Module path -> file key, applied in order when saving (the inverse of [`LOAD_REMAP`]).
-const SAVE_REMAP: &[(&str, &str)] = &[
-    (r"^reward\.", ""),
-    (r"\.attention\.self_\.", ".attention.self."),
-    (r"\.layer_norm\.", ".LayerNorm."),
-    (r"\.ff\.net_0\.", ".ff.net.0."),
-    (r"\.ff\.net_2\.", ".ff.net.2."),
-];
+/// How a model's module paths differ from its checkpoints' keys.
+pub trait CheckpointKeys: Module {
+    /// File key -> module path, applied in order when loading.
+    const LOAD_REMAP: &'static [Remap];
+    /// Module path -> file key, applied in order when saving (the inverse of [`LOAD_REMAP`]
+    /// on the keys we write).
+    ///
+    /// [`LOAD_REMAP`]: CheckpointKeys::LOAD_REMAP
+    const SAVE_REMAP: &'static [Remap];
+}
 
-/// The file key of a module path (as reported by burn-store, with norm params `gamma`/`beta`).
-pub fn file_key(module_path: &str) -> String {
-    let mut key = module_path.to_string();
-    for (from, to) in SAVE_REMAP {
+/// The UNet (diffusers' `UNet2DConditionModel`) and the authors' reward modules:
+/// - `ff.net.0.proj` / `ff.net.2` (numeric, heterogeneous list) <-> `ff.net_0.proj` / `ff.net_2`;
+/// - the authors' top-level reward modules `add_embedding`, ..., `ca` (official-checkpoint.md)
+///   and our `null_reward` <-> the UNet's `reward` field;
+/// - `ca.attention.self` (`self` is a keyword) <-> `ca.attention.self_`;
+/// - BERT's `LayerNorm` <-> `layer_norm` (burn's derive turns field names into local variables,
+///   so a CamelCase field trips the non-snake-case lint in generated code).
+impl CheckpointKeys for UNet2DConditionModel {
+    const LOAD_REMAP: &'static [Remap] = &[
+        (r"^(add_embedding2?|text_linear2?|proj_deal|ca|null_reward)\.", "reward.$1."),
+        (r"\.attention\.self\.", ".attention.self_."),
+        (r"\.LayerNorm\.", ".layer_norm."),
+        (r"\.ff\.net\.0\.", ".ff.net_0."),
+        (r"\.ff\.net\.2\.", ".ff.net_2."),
+    ];
+    const SAVE_REMAP: &'static [Remap] = &[
+        (r"^reward\.", ""),
+        (r"\.attention\.self_\.", ".attention.self."),
+        (r"\.layer_norm\.", ".LayerNorm."),
+        (r"\.ff\.net_0\.", ".ff.net.0."),
+        (r"\.ff\.net_2\.", ".ff.net.2."),
+    ];
+}
+
+fn apply_remap(name: &str, rules: &[Remap]) -> String {
+    let mut key = name.to_string();
+    for (from, to) in rules {
         key = Regex::new(from).expect("static regex").replace(&key, *to).into_owned();
     }
+    key
+}
+
+/// The file key of a module path of `M` (as reported by burn-store, with norm params
+/// `gamma`/`beta`).
+pub fn file_key<M: CheckpointKeys>(module_path: &str) -> String {
+    file_key_with(module_path, M::SAVE_REMAP)
+}
+
+fn file_key_with(module_path: &str, save_remap: &[Remap]) -> String {
+    let mut key = apply_remap(module_path, save_remap);
     // Only normalisation layers have gamma/beta; PyTorch calls them weight/bias.
     if let Some(stem) = key.strip_suffix(".gamma") {
         key = format!("{stem}.weight");
@@ -79,36 +105,36 @@ impl LoadOptions {
 
 /// Loads `module` from a diffusers-layout safetensors file. Float tensors of any precision
 /// (fp16/bf16/fp32) are cast to the dtype of the module's parameters.
-pub fn load_safetensors<M: Module>(module: &mut M, path: impl AsRef<Path>, options: &LoadOptions) -> Result<ApplyResult> {
+pub fn load_safetensors<M: CheckpointKeys>(module: &mut M, path: impl AsRef<Path>, options: &LoadOptions) -> Result<ApplyResult> {
     let path = path.as_ref();
     let mut store = with_load_settings(SafetensorsStore::from_file(path), module);
     let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    check_complete(&result, options)?;
+    check_complete(&result, options, M::SAVE_REMAP)?;
     Ok(result)
 }
 
 /// [`load_safetensors`] from the bytes of a safetensors file.
-pub fn load_safetensors_bytes<M: Module>(module: &mut M, bytes: Vec<u8>, options: &LoadOptions) -> Result<ApplyResult> {
+pub fn load_safetensors_bytes<M: CheckpointKeys>(module: &mut M, bytes: Vec<u8>, options: &LoadOptions) -> Result<ApplyResult> {
     let mut store = with_load_settings(SafetensorsStore::from_bytes(Some(bytes)), module);
     let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
         path: "<memory>".into(),
         message: e.to_string(),
     })?;
-    check_complete(&result, options)?;
+    check_complete(&result, options, M::SAVE_REMAP)?;
     Ok(result)
 }
 
-fn with_load_settings<M: Module>(store: SafetensorsStore, module: &M) -> SafetensorsStore {
+fn with_load_settings<M: CheckpointKeys>(store: SafetensorsStore, module: &M) -> SafetensorsStore {
     // We account for every tensor ourselves, naming them by file key.
     let mut store = store.allow_partial(true).validate(false);
     store = match module_float_dtype(module) {
         Some(dtype) => store.with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(dtype))),
         None => store.with_from_adapter(PyTorchToBurnAdapter),
     };
-    for (from, to) in LOAD_REMAP {
+    for (from, to) in M::LOAD_REMAP {
         store = store.with_key_remapping(*from, *to);
     }
     store
@@ -124,14 +150,15 @@ fn module_float_dtype<M: Module>(module: &M) -> Option<DType> {
 
 /// Every float parameter of `module` by file key, with its shape in PyTorch layout, without
 /// initialising lazy parameters (cheap even for SD 1.5).
-pub fn tensor_layout<M: Module>(module: &M) -> BTreeMap<String, Vec<usize>> {
-    let mut layout = Layout::default();
+pub fn tensor_layout<M: CheckpointKeys>(module: &M) -> BTreeMap<String, Vec<usize>> {
+    let mut layout = Layout { save_remap: M::SAVE_REMAP, ..Layout::default() };
     module.visit(&mut layout);
     layout.shapes
 }
 
 #[derive(Default)]
 struct Layout {
+    save_remap: &'static [Remap],
     path: Vec<String>,
     containers: Vec<String>,
     shapes: BTreeMap<String, Vec<usize>>,
@@ -157,12 +184,13 @@ impl ModuleVisitor for Layout {
         if module.map(String::as_str) == Some("Struct:Linear") && path.ends_with(".weight") {
             shape.reverse();
         }
-        self.shapes.insert(file_key(&path), shape);
+        self.shapes.insert(file_key_with(&path, self.save_remap), shape);
     }
 }
 
 /// Turns burn-store's report into an error naming every tensor that did not match.
-fn check_complete(result: &ApplyResult, options: &LoadOptions) -> Result<()> {
+fn check_complete(result: &ApplyResult, options: &LoadOptions, save_remap: &[Remap]) -> Result<()> {
+    let file_key = |path: &str| file_key_with(path, save_remap);
     let missing: Vec<String> = result
         .missing
         .iter()
@@ -193,10 +221,10 @@ fn check_complete(result: &ApplyResult, options: &LoadOptions) -> Result<()> {
 }
 
 /// Saves `module` as safetensors in diffusers' layout (PyTorch names, `[out, in]` linears).
-pub fn save_safetensors<M: Module>(module: &M, path: impl AsRef<Path>) -> Result<()> {
+pub fn save_safetensors<M: CheckpointKeys>(module: &M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let mut store = SafetensorsStore::from_file(path).overwrite(true).with_to_adapter(BurnToPyTorchAdapter);
-    for (from, to) in SAVE_REMAP {
+    for (from, to) in M::SAVE_REMAP {
         store = store.with_key_remapping(*from, *to);
     }
     module.save_into(&mut store).map_err(|e| ModelError::Store {
@@ -209,8 +237,11 @@ pub fn save_safetensors<M: Module>(module: &M, path: impl AsRef<Path>) -> Result
 mod tests {
     use super::*;
 
+    type UNet = UNet2DConditionModel;
+
     #[test]
     fn file_keys_undo_every_rename() {
+        let file_key = file_key::<UNet>;
         assert_eq!(file_key("reward.ca.attention.self_.query.weight"), "ca.attention.self.query.weight");
         assert_eq!(file_key("reward.ca.output.layer_norm.gamma"), "ca.output.LayerNorm.weight");
         assert_eq!(
@@ -221,10 +252,7 @@ mod tests {
         assert_eq!(file_key("reward.null_reward.scores"), "null_reward.scores");
         // LOAD_REMAP is the inverse of SAVE_REMAP on every renamed key.
         for key in ["ca.attention.self.key.bias", "up_blocks.1.attentions.2.transformer_blocks.0.ff.net.2.weight", "add_embedding2.linear_1.weight", "text_linear.bias", "ca.attention.output.LayerNorm.bias"] {
-            let mut path = key.to_string();
-            for (from, to) in LOAD_REMAP {
-                path = Regex::new(from).unwrap().replace(&path, *to).into_owned();
-            }
+            let path = apply_remap(key, UNet::LOAD_REMAP);
             assert_ne!(path, key);
             assert_eq!(file_key(&path), key);
         }

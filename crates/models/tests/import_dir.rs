@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
-use common::{assert_close, golden, to_vec, Golden};
+use common::{assert_close, golden, to_vec, Golden, TempDir};
 use rewardedit_models::import::{
     load_scheduler_config, load_unet_dir, read_header, save_unet_dir, SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS,
 };
@@ -14,29 +14,11 @@ use rewardedit_models::unet::RewardInputs;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
-/// A fresh temporary folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("rewardedit-import-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(p.join("unet")).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A diffusers-style folder holding the golden config and `weights`.
 fn folder(tag: &str, weights: &Path) -> TempDir {
     let dir = TempDir::new(tag);
-    std::fs::copy(golden("unet_tiny_config.json"), dir.0.join(UNET_CONFIG)).unwrap();
-    std::fs::copy(weights, dir.0.join(UNET_WEIGHTS)).unwrap();
+    dir.copy(&golden("unet_tiny_config.json"), UNET_CONFIG);
+    dir.copy(weights, UNET_WEIGHTS);
     dir
 }
 
@@ -99,8 +81,8 @@ fn bf16_weights_are_cast_to_f32() {
     let views: Vec<(String, TensorView)> =
         tensors.iter().map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::BF16, s.clone(), d).unwrap())).collect();
     let dir = TempDir::new("bf16");
-    std::fs::copy(golden("unet_tiny_config.json"), dir.0.join(UNET_CONFIG)).unwrap();
-    std::fs::write(dir.0.join(UNET_WEIGHTS), safetensors::serialize(views, None).unwrap()).unwrap();
+    dir.copy(&golden("unet_tiny_config.json"), UNET_CONFIG);
+    dir.write(UNET_WEIGHTS, &safetensors::serialize(views, None).unwrap());
 
     let device = Device::flex();
     let import = load_unet_dir(&dir.0, &device).unwrap();
@@ -127,7 +109,7 @@ fn scheduler_config_is_read_from_the_folder() {
 #[test]
 fn folder_without_weights_is_an_error_naming_it() {
     let dir = TempDir::new("empty");
-    std::fs::copy(golden("unet_tiny_config.json"), dir.0.join(UNET_CONFIG)).unwrap();
+    dir.copy(&golden("unet_tiny_config.json"), UNET_CONFIG);
     let err = load_unet_dir(&dir.0, &Device::flex()).unwrap_err().to_string();
     assert!(err.contains("diffusion_pytorch_model.safetensors"), "{err}");
     let none = TempDir::new("none");

@@ -2,35 +2,20 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use burn::prelude::*;
-use common::{golden, Golden};
+use common::{expect_mismatch, golden, Golden, TensorMap};
 use rewardedit_models::store::{load_safetensors_bytes, LoadOptions};
 use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel};
 use rewardedit_models::ModelError;
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 
 fn config() -> UNet2DConditionConfig {
     UNet2DConditionConfig::from_file(golden("unet_tiny_config.json")).unwrap()
 }
 
-/// The golden plain UNet's tensors, edited by `edit` (name -> (dtype, shape, bytes)).
-fn edited(edit: impl FnOnce(&mut HashMap<String, (Dtype, Vec<usize>, Vec<u8>)>)) -> Vec<u8> {
-    let bytes = std::fs::read(golden("unet_tiny.safetensors")).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let mut map: HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> = st
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, (view.dtype(), view.shape().to_vec(), view.data().to_vec())))
-        .collect();
-    edit(&mut map);
-    let views: Vec<(String, TensorView)> = map
-        .iter()
-        .map(|(name, (dtype, shape, data))| (name.clone(), TensorView::new(*dtype, shape.clone(), data).unwrap()))
-        .collect();
-    safetensors::serialize(views, None).unwrap()
+/// The golden plain UNet's tensors, edited by `edit`.
+fn edited(edit: impl FnOnce(&mut TensorMap)) -> Vec<u8> {
+    common::edited(&golden("unet_tiny.safetensors"), edit)
 }
 
 fn load(bytes: Vec<u8>, reward: bool) -> Result<(), ModelError> {
@@ -38,12 +23,6 @@ fn load(bytes: Vec<u8>, reward: bool) -> Result<(), ModelError> {
     let reward = reward.then(RewardConditioningConfig::default);
     let mut unet = UNet2DConditionModel::new(&config(), reward.as_ref(), &device).unwrap();
     load_safetensors_bytes(&mut unet, bytes, &LoadOptions::strict()).map(|_| ())
-}
-
-fn expect_mismatch(result: Result<(), ModelError>, needle: &str) {
-    let err = result.expect_err("load must fail");
-    assert!(matches!(err, ModelError::WeightMismatch { .. }), "{err}");
-    assert!(err.to_string().contains(needle), "error should name {needle}: {err}");
 }
 
 #[test]

@@ -14,13 +14,21 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use rewardedit_core::Vocab;
 
-use super::diffusers::{load_scheduler_config, load_unet_dir, save_unet_dir, SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16};
+use regex::Regex;
+
+use super::diffusers::{
+    load_scheduler_config, load_text_encoder_dir, load_tokenizer_dir, load_unet_dir, load_vae_dir, save_text_encoder_dir,
+    save_unet_dir, save_vae_dir, SCHEDULER_CONFIG, TEXT_ENCODER_WEIGHTS, TEXT_ENCODER_WEIGHTS_FP16, TOKENIZER_DIR,
+    UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16, VAE_CONFIG, VAE_WEIGHTS, VAE_WEIGHTS_FP16,
+};
 use super::header::{read_header, TensorInfo};
 use crate::pipeline::{Editor, EditorConfig, ImageSpace, PromptEncoder, SpaceKind};
 use crate::schedulers::NoiseScheduleConfig;
-use crate::store::{load_safetensors, save_safetensors, tensor_layout, LoadOptions};
+use crate::store::{file_key, load_safetensors, save_safetensors, tensor_layout, CheckpointKeys, LoadOptions};
 use crate::text::world::{WorldTextConfig, WorldTextEncoder};
+use crate::text::{CLIPTextConfig, CLIPTextModel};
 use crate::unet::{RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel};
+use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
 use crate::{ModelError, Result};
 
 /// Our settings file at the folder's root.
@@ -28,7 +36,7 @@ pub const EDITOR_CONFIG: &str = "editor.json";
 /// The text encoder's config (CLIP's `CLIPTextConfig` or our [`WorldTextConfig`]).
 pub const TEXT_CONFIG: &str = "text_encoder/config.json";
 /// The text encoder's weights.
-pub const TEXT_WEIGHTS: &str = "text_encoder/model.safetensors";
+pub const TEXT_WEIGHTS: &str = TEXT_ENCODER_WEIGHTS;
 /// The world encoder's vocabulary ([`Vocab`] as JSON).
 pub const WORLD_VOCAB: &str = "tokenizer/world_vocab.json";
 /// Present in a CLIP BPE tokenizer folder.
@@ -125,11 +133,14 @@ impl Editor {
         let text = match text_encoder_kind(dir)? {
             TextEncoderKind::World => load_world_text(dir, device)?,
             TextEncoderKind::Clip => {
-                return Err(ModelError::InvalidConfig("the CLIP text encoder is not built yet (branch vae-clip)".into()));
+                let clip = load_text_encoder_dir(dir, device)?;
+                let tokenizer = load_tokenizer_dir(dir)?;
+                PromptEncoder::Clip { model: clip.model, config: clip.config, tokenizer, tokenizer_dir: dir.join(TOKENIZER_DIR) }
             }
         };
         let space = if dir.join(VAE_DIR).is_dir() {
-            return Err(ModelError::InvalidConfig("latent-space editors need the VAE (branch vae-clip)".into()));
+            let vae = load_vae_dir(dir, device)?;
+            ImageSpace::Latent { vae: vae.model, config: vae.config }
         } else {
             ImageSpace::Pixel
         };
@@ -148,9 +159,13 @@ impl Editor {
                 save_safetensors(encoder, dir.join(TEXT_WEIGHTS))?;
                 write_json(&dir.join(WORLD_VOCAB), vocab)?;
             }
+            PromptEncoder::Clip { model, config, tokenizer_dir, .. } => {
+                save_text_encoder_dir(model, config, dir)?;
+                copy_tokenizer(tokenizer_dir, &dir.join(TOKENIZER_DIR))?;
+            }
         }
-        match &self.space {
-            ImageSpace::Pixel => {}
+        if let ImageSpace::Latent { vae, config } = &self.space {
+            save_vae_dir(vae, config, dir)?;
         }
         let mut schedule = serde_json::to_value(&self.schedule).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
         if let Some(obj) = schedule.as_object_mut() {
@@ -159,6 +174,22 @@ impl Editor {
         write_json(&dir.join(SCHEDULER_CONFIG), &schedule)?;
         write_json(&dir.join(EDITOR_CONFIG), &self.config)
     }
+}
+
+/// Copies the files of a tokenizer folder (unless it is already `to`).
+fn copy_tokenizer(from: &Path, to: &Path) -> Result<()> {
+    if from.canonicalize().ok() == to.canonicalize().ok() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to).map_err(|e| io_err(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io_err(from, e))? {
+        let path = entry.map_err(|e| io_err(from, e))?.path();
+        if path.is_file() {
+            let target = to.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &target).map_err(|e| io_err(&target, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// One weights file compared with the module its config builds.
@@ -211,10 +242,8 @@ pub fn check_editor_dir(dir: impl AsRef<Path>) -> Result<FolderCheck> {
     let unet_config = UNet2DConditionConfig::from_file(dir.join(UNET_CONFIG))?;
     // Layouts only: nothing is initialised, so any device will do.
     let device = Device::flex();
-    let weights = [UNET_WEIGHTS, UNET_WEIGHTS_FP16].iter().map(|w| dir.join(w)).find(|p| p.is_file()).ok_or_else(|| {
-        ModelError::Store { path: dir.join("unet").display().to_string(), message: "no diffusion_pytorch_model{,.fp16}.safetensors".into() }
-    })?;
-    let header = read_header(&weights)?;
+    let weights = first_file(dir, &[UNET_WEIGHTS, UNET_WEIGHTS_FP16])?;
+    let header = canonical::<UNet2DConditionModel>(read_header(&weights)?);
     let has_reward = header.keys().any(|k| k.starts_with("ca."));
     let unet = UNet2DConditionModel::new(&unet_config, has_reward.then(RewardConditioningConfig::default).as_ref(), &device)?;
     let layout = tensor_layout(&unet);
@@ -246,15 +275,41 @@ pub fn check_editor_dir(dir: impl AsRef<Path>) -> Result<FolderCheck> {
             parts.push(compare("text encoder", &path, &read_header(&path)?, &tensor_layout(&encoder), &[]));
         }
         TextEncoderKind::Clip => {
-            let path = dir.join(TEXT_WEIGHTS);
-            let header = read_header(&path)?;
-            let mut part = compare("text encoder", &path, &header, &BTreeMap::new(), &[]);
-            part.unexpected.clear();
-            part.notes.push("CLIP: tensors counted, not checked (the CLIP encoder is not built yet)".into());
-            parts.push(part);
+            let tc = CLIPTextConfig::from_file(dir.join(TEXT_CONFIG))?;
+            let path = first_file(dir, &[TEXT_ENCODER_WEIGHTS, TEXT_ENCODER_WEIGHTS_FP16])?;
+            let encoder = CLIPTextModel::new(&tc, &device)?;
+            parts.push(compare("text encoder", &path, &canonical::<CLIPTextModel>(read_header(&path)?), &tensor_layout(&encoder), &[]));
         }
     }
+    if dir.join(VAE_DIR).is_dir() {
+        let vc = AutoencoderKLConfig::from_file(dir.join(VAE_CONFIG))?;
+        let path = first_file(dir, &[VAE_WEIGHTS, VAE_WEIGHTS_FP16])?;
+        let vae = AutoencoderKL::new(&vc, &device)?;
+        parts.push(compare("vae", &path, &canonical::<AutoencoderKL>(read_header(&path)?), &tensor_layout(&vae), &[]));
+    }
     Ok(FolderCheck { config, unet: unet_config, schedule, text, parts })
+}
+
+/// The first of `names` inside `dir` that exists.
+fn first_file(dir: &Path, names: &[&str]) -> Result<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| ModelError::MissingFile {
+        path: dir.join(names[0]).display().to_string(),
+        hint: format!("expected one of {}", names.join(", ")),
+    })
+}
+
+/// Header keys in the canonical spelling that `M` saves (alternative spellings a checkpoint
+/// may use, such as CLIP keys without `text_model.` or the VAE's pre-0.14 attention names, are
+/// mapped as the loader maps them).
+fn canonical<M: CheckpointKeys>(header: BTreeMap<String, TensorInfo>) -> BTreeMap<String, TensorInfo> {
+    let rules: Vec<(Regex, &str)> = M::LOAD_REMAP.iter().map(|(from, to)| (Regex::new(from).expect("static regex"), *to)).collect();
+    header
+        .into_iter()
+        .map(|(key, info)| {
+            let path = rules.iter().fold(key, |k, (re, to)| re.replace(&k, *to).into_owned());
+            (file_key::<M>(&path), info)
+        })
+        .collect()
 }
 
 /// A file's tensors against a module's layout (file keys, PyTorch shapes).

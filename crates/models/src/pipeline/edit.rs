@@ -112,10 +112,12 @@ pub fn denoise(
         branches.0.iter().map(|br| if br.has_image() { condition.clone() } else { condition.zeros_like() }).collect(),
         0,
     );
-    let prompts = editor.text.encode(instructions, &device).hidden;
-    let empty = editor.text.encode(&[""], &device).hidden.repeat_dim(0, b);
+    let prompts = editor.text.encode(instructions, &device)?.hidden;
+    let empty = editor.text.encode(&[""], &device)?.hidden.repeat_dim(0, b);
     let hidden_rows = Tensor::cat(branches.0.iter().map(|br| if br.has_text() { prompts.clone() } else { empty.clone() }).collect(), 0);
-    let reward_rows = editor.has_reward().then(|| {
+    let reward_rows = if !editor.has_reward() {
+        None
+    } else {
         let texts: Vec<&str> = rewards
             .iter()
             .map(|r| match r {
@@ -123,14 +125,14 @@ pub fn denoise(
                 RewardCondition::Null => "",
             })
             .collect();
-        let pooled = editor.text.encode(&texts, &device).pooled;
+        let pooled = editor.text.encode(&texts, &device)?.pooled;
         let conditions: Vec<RewardCondition> = branches
             .0
             .iter()
             .flat_map(|br| rewards.iter().map(move |r| if br.has_reward() { r.clone() } else { RewardCondition::Null }))
             .collect();
-        RewardInputs::from_conditions(&conditions, pooled.repeat_dim(0, n))
-    });
+        Some(RewardInputs::from_conditions(&conditions, pooled.repeat_dim(0, n)))
+    };
     debug_assert_eq!(branches.index(Branch::Full), Some(0));
 
     let mut scheduler = settings.scheduler.build(&editor.schedule);

@@ -4,6 +4,8 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
+
 /// The name of a space, as `editor.json` and summaries spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,12 +28,15 @@ impl SpaceKind {
 pub enum ImageSpace {
     /// Denoise images in `[-1, 1]` directly.
     Pixel,
+    /// Denoise the VAE's latents (scaled by `scaling_factor`, as SD).
+    Latent { vae: AutoencoderKL, config: AutoencoderKLConfig },
 }
 
 impl ImageSpace {
     pub fn kind(&self) -> SpaceKind {
         match self {
             ImageSpace::Pixel => SpaceKind::Pixel,
+            ImageSpace::Latent { .. } => SpaceKind::Latent,
         }
     }
 
@@ -39,6 +44,7 @@ impl ImageSpace {
     pub fn channels(&self) -> usize {
         match self {
             ImageSpace::Pixel => 3,
+            ImageSpace::Latent { config, .. } => config.latent_channels,
         }
     }
 
@@ -46,20 +52,25 @@ impl ImageSpace {
     pub fn downscale(&self) -> usize {
         match self {
             ImageSpace::Pixel => 1,
+            ImageSpace::Latent { config, .. } => config.downscale_factor(),
         }
     }
 
-    /// The source images `[B, 3, H, W]` in `[-1, 1]` as the UNet's image condition.
+    /// The source images `[B, 3, H, W]` in `[-1, 1]` as the UNet's image condition; in latent
+    /// space the VAE's mode, unscaled (diffusers' `prepare_image_latents`).
     pub fn condition(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             ImageSpace::Pixel => images,
+            ImageSpace::Latent { vae, .. } => vae.encode(images).mode(),
         }
     }
 
-    /// A final sample back to images in `[-1, 1]`.
+    /// A final sample back to images in `[-1, 1]` (latents: divided by `scaling_factor`, plus
+    /// `shift_factor` if the VAE has one, then decoded).
     pub fn to_images(&self, sample: Tensor<4>) -> Tensor<4> {
         match self {
             ImageSpace::Pixel => sample,
+            ImageSpace::Latent { vae, config } => vae.decode(sample / config.scaling_factor + config.shift_factor.unwrap_or(0.0)),
         }
     }
 }

@@ -80,10 +80,7 @@ impl NoiseScheduleConfig {
 
     /// Reads and validates `scheduler/scheduler_config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let err = |message: String| ModelError::ConfigFile { path: path.display().to_string(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        Self::from_json_str(&text).map_err(|e| err(e.to_string()))
+        crate::error::read_config_file(path.as_ref(), Self::from_json_str)
     }
 
     /// Rejects schedules the samplers here would get wrong.

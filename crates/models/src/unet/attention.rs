@@ -22,22 +22,21 @@ pub(crate) fn merge_heads(x: Tensor<4>) -> Tensor<3> {
     x.swap_dims(1, 2).reshape([b, t, h * d])
 }
 
-/// Scaled dot-product attention over heads, scale `1/sqrt(head_dim)`.
-pub(crate) fn multi_head_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize) -> Tensor<3> {
-    let out = attention(
-        split_heads(q, heads),
-        split_heads(k, heads),
-        split_heads(v, heads),
-        None,
-        None,
-        AttentionModuleOptions::default(),
-    );
+/// Scaled dot-product attention over heads, scale `1/sqrt(head_dim)`; `causal` lets each
+/// token see only itself and the tokens before it (CLIP's text encoder).
+pub(crate) fn multi_head_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, causal: bool) -> Tensor<3> {
+    let options = AttentionModuleOptions { is_causal: causal, ..AttentionModuleOptions::default() };
+    let out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), None, None, options);
     merge_heads(out)
 }
 
-/// diffusers' `Attention` (processor `AttnProcessor2_0`): bias-free q/k/v, biased output.
+/// diffusers' `Attention` (processor `AttnProcessor2_0`). In the UNet's transformers: bias-free
+/// q/k/v, biased output, no norm. In the VAE's middle block ([`Attention::spatial`]): a
+/// GroupNorm first, biased q/k/v, and a residual connection over a feature map.
 #[derive(Module, Debug)]
 pub struct Attention {
+    /// GroupNorm of a spatial input (diffusers' `norm_num_groups`); absent in transformers.
+    pub group_norm: Option<GroupNorm>,
     pub to_q: Linear,
     pub to_k: Linear,
     pub to_v: Linear,
@@ -53,6 +52,7 @@ impl Attention {
         let ctx = context_dim.unwrap_or(query_dim);
         let nobias = |i, o| LinearConfig::new(i, o).with_bias(false).init(device);
         Self {
+            group_norm: None,
             to_q: nobias(query_dim, inner),
             to_k: nobias(ctx, inner),
             to_v: nobias(ctx, inner),
@@ -61,13 +61,39 @@ impl Attention {
         }
     }
 
+    /// Self-attention over the pixels of a `channels`-wide map, as the VAE's
+    /// `UNetMidBlock2D` builds it: GroupNorm (`groups`, `eps`), biased q/k/v, heads of
+    /// `head_dim` channels (SD's VAE: one head of all channels).
+    pub fn spatial(channels: usize, head_dim: usize, groups: usize, eps: f64, device: &Device) -> Self {
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        Self {
+            group_norm: Some(GroupNormConfig::new(groups, channels).with_epsilon(eps).init(device)),
+            to_q: linear(channels, channels),
+            to_k: linear(channels, channels),
+            to_v: linear(channels, channels),
+            to_out: vec![linear(channels, channels)],
+            heads: channels / head_dim,
+        }
+    }
+
+    /// `[B, C, H, W]` -> the same, with the attention output added to the input (diffusers'
+    /// `residual_connection=True`, `rescale_output_factor=1`).
+    pub fn forward_spatial(&self, x: Tensor<4>) -> Tensor<4> {
+        let dims = x.dims();
+        let h = match &self.group_norm {
+            Some(norm) => norm.forward(x.clone()),
+            None => x.clone(),
+        };
+        tokens_to_map(self.forward(map_to_tokens(h), None), dims) + x
+    }
+
     /// `context = None` attends to `x` itself.
     pub fn forward(&self, x: Tensor<3>, context: Option<Tensor<3>>) -> Tensor<3> {
         let ctx = context.unwrap_or_else(|| x.clone());
         let q = self.to_q.forward(x);
         let k = self.to_k.forward(ctx.clone());
         let v = self.to_v.forward(ctx);
-        self.to_out[0].forward(multi_head_attention(q, k, v, self.heads))
+        self.to_out[0].forward(multi_head_attention(q, k, v, self.heads, false))
     }
 }
 

@@ -21,11 +21,14 @@ pub struct Downsample2D {
 }
 
 impl Downsample2D {
+    /// `padding` pixels on every side; 0 means diffusers' `F.pad(x, (0, 1, 0, 1))` before an
+    /// unpadded convolution (the VAE's encoder), i.e. one pixel at the bottom and right.
     pub fn new(channels: usize, padding: usize, device: &Device) -> Self {
         let p = padding;
+        let pad = if p == 0 { PaddingConfig2d::Explicit(0, 0, 1, 1) } else { PaddingConfig2d::Explicit(p, p, p, p) };
         let conv = Conv2dConfig::new([channels, channels], [3, 3])
             .with_stride([2, 2])
-            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .with_padding(pad)
             .init(device);
         Self { conv }
     }
@@ -89,7 +92,7 @@ impl BlockSpec {
     }
 
     fn resnet(&self, c_in: usize, c_out: usize, scale: f64, device: &Device) -> ResnetBlock2D {
-        ResnetBlock2D::new(c_in, c_out, self.temb, self.groups, self.eps, scale, device)
+        ResnetBlock2D::new(c_in, c_out, Some(self.temb), self.groups, self.eps, scale, device)
     }
 }
 
@@ -117,7 +120,7 @@ impl DownBlock2D {
     pub fn forward(&self, mut x: Tensor<4>, temb: Tensor<2>, context: Tensor<3>) -> (Tensor<4>, Vec<Tensor<4>>) {
         let mut states = Vec::with_capacity(self.resnets.len() + 1);
         for (i, resnet) in self.resnets.iter().enumerate() {
-            x = resnet.forward(x, temb.clone());
+            x = resnet.forward(x, Some(temb.clone()));
             if let Some(attn) = self.attentions.get(i) {
                 x = attn.forward(x, context.clone());
             }
@@ -147,9 +150,9 @@ impl UNetMidBlock2DCrossAttn {
     }
 
     pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>, context: Tensor<3>) -> Tensor<4> {
-        let mut x = self.resnets[0].forward(x, temb.clone());
+        let mut x = self.resnets[0].forward(x, Some(temb.clone()));
         for (attn, resnet) in self.attentions.iter().zip(&self.resnets[1..]) {
-            x = resnet.forward(attn.forward(x, context.clone()), temb.clone());
+            x = resnet.forward(attn.forward(x, context.clone()), Some(temb.clone()));
         }
         x
     }
@@ -186,7 +189,7 @@ impl UpBlock2D {
     pub fn forward(&self, mut x: Tensor<4>, skips: &mut Vec<Tensor<4>>, temb: Tensor<2>, context: Tensor<3>, up_size: Option<[usize; 2]>) -> Tensor<4> {
         for (i, resnet) in self.resnets.iter().enumerate() {
             let skip = skips.pop().expect("the down path leaves one skip per up-path resnet");
-            x = resnet.forward(Tensor::cat(vec![x, skip], 1), temb.clone());
+            x = resnet.forward(Tensor::cat(vec![x, skip], 1), Some(temb.clone()));
             if let Some(attn) = self.attentions.get(i) {
                 x = attn.forward(x, context.clone());
             }

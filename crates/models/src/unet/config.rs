@@ -205,15 +205,7 @@ impl UNet2DConditionConfig {
 
     /// Reads and validates a diffusers `unet/config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::ConfigFile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Self::from_json_str(&text).map_err(|e| ModelError::ConfigFile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        crate::error::read_config_file(path.as_ref(), Self::from_json_str)
     }
 
     /// Width of the time embedding (4 x `block_out_channels[0]`, as diffusers).

@@ -1,4 +1,5 @@
-//! diffusers' `ResnetBlock2D` (time-embedding added, "default" scale-shift mode).
+//! diffusers' `ResnetBlock2D` ("default" scale-shift mode): with a time embedding in the UNet,
+//! without one (`temb_channels=None`) in the VAE.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -25,7 +26,8 @@ pub(crate) fn conv1x1(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
 pub struct ResnetBlock2D {
     pub norm1: GroupNorm,
     pub conv1: Conv2d,
-    pub time_emb_proj: Linear,
+    /// Projection of the time embedding (absent in the VAE's blocks).
+    pub time_emb_proj: Option<Linear>,
     pub norm2: GroupNorm,
     pub conv2: Conv2d,
     /// 1x1 projection of the skip path, present when channels change.
@@ -35,11 +37,12 @@ pub struct ResnetBlock2D {
 }
 
 impl ResnetBlock2D {
-    pub fn new(c_in: usize, c_out: usize, temb: usize, groups: usize, eps: f64, output_scale_factor: f64, device: &Device) -> Self {
+    /// `temb`: width of the time embedding, `None` for a block without one.
+    pub fn new(c_in: usize, c_out: usize, temb: Option<usize>, groups: usize, eps: f64, output_scale_factor: f64, device: &Device) -> Self {
         Self {
             norm1: GroupNormConfig::new(groups, c_in).with_epsilon(eps).init(device),
             conv1: conv3x3(c_in, c_out, device),
-            time_emb_proj: LinearConfig::new(temb, c_out).init(device),
+            time_emb_proj: temb.map(|t| LinearConfig::new(t, c_out).init(device)),
             norm2: GroupNormConfig::new(groups, c_out).with_epsilon(eps).init(device),
             conv2: conv3x3(c_out, c_out, device),
             conv_shortcut: (c_in != c_out).then(|| conv1x1(c_in, c_out, device)),
@@ -47,12 +50,19 @@ impl ResnetBlock2D {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
-        let t = self.time_emb_proj.forward(silu(temb));
-        let [b, c] = t.dims();
-        let t = t.reshape([b, c, 1, 1]);
-        let h = h + t;
+    /// `temb` must be given exactly when the block was built with a time embedding (a wiring
+    /// bug otherwise, not a user input: it panics).
+    pub fn forward(&self, x: Tensor<4>, temb: Option<Tensor<2>>) -> Tensor<4> {
+        let mut h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        match (&self.time_emb_proj, temb) {
+            (Some(proj), Some(temb)) => {
+                let t = proj.forward(silu(temb));
+                let [b, c] = t.dims();
+                h = h + t.reshape([b, c, 1, 1]);
+            }
+            (None, None) => {}
+            (proj, _) => panic!("ResnetBlock2D: time embedding {} but the block was built {}", if proj.is_some() { "missing" } else { "given" }, if proj.is_some() { "with one" } else { "without" }),
+        }
         let h = self.conv2.forward(silu(self.norm2.forward(h)));
         let skip = match &self.conv_shortcut {
             Some(c) => c.forward(x),

@@ -179,6 +179,7 @@ impl BertCrossLayer {
             s.key.forward(kv.clone()),
             s.value.forward(kv),
             REWARD_HEADS,
+            false,
         );
         let attended = self.attention.output.forward(ctx, tokens);
         let inter = gelu(self.hidden_intermediate.dense.forward(attended.clone()));
