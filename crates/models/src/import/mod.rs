@@ -3,6 +3,7 @@
 //! the authors' reward checkpoint.
 
 pub mod diffusers;
+pub mod editor;
 pub mod header;
 
 pub use diffusers::{
@@ -11,4 +12,5 @@ pub use diffusers::{
     TEXT_ENCODER_WEIGHTS, TEXT_ENCODER_WEIGHTS_FP16, TOKENIZER_DIR, UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16,
     VAE_CONFIG, VAE_WEIGHTS, VAE_WEIGHTS_FP16,
 };
+pub use editor::{check_editor_dir, FolderCheck, PartCheck, TextEncoderKind, EDITOR_CONFIG};
 pub use header::{read_header, TensorInfo};

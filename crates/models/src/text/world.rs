@@ -12,6 +12,7 @@ use rewardedit_core::vocab::{Vocab, PAD};
 use serde::{Deserialize, Serialize};
 
 use super::TextEmbedding;
+use crate::store::{CheckpointKeys, Remap};
 
 /// Shape of the world text encoder (saved as `text_encoder/config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,12 @@ impl WorldTextConfig {
         }
         Ok(())
     }
+}
+
+/// Ours, so module paths are the file keys.
+impl CheckpointKeys for WorldTextEncoder {
+    const LOAD_REMAP: &'static [Remap] = &[];
+    const SAVE_REMAP: &'static [Remap] = &[];
 }
 
 /// The encoder; build it with [`WorldTextEncoder::new`].
