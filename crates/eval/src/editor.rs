@@ -8,9 +8,8 @@
 //!
 //! - [`NoopEditor`]: returns the source unchanged — the floor every report can show
 //!   (following low, preservation high).
-//! - [`open_editor_dir`]: an editor folder (teacher or student UNet). The diffusion pipeline
-//!   implements [`Editor`] for it; until that is merged it returns
-//!   [`EditError::PipelineNotMerged`].
+//! - [`open_editor_dir`]: an editor folder (teacher, baseline or student UNet), edited by the
+//!   diffusion pipeline ([`crate::diffusion::DiffusionEditor`]).
 //!
 //! Implementing it for the diffusion pipeline: `edit` runs the whole sampler for one image
 //! (encode, `steps` scheduler steps with text, image and reward guidance, decode) and returns
@@ -19,6 +18,7 @@
 
 use std::path::Path;
 
+use burn::tensor::Device;
 use image::RgbImage;
 use rewardedit_core::RewardCondition;
 use serde::{Deserialize, Serialize};
@@ -79,12 +79,6 @@ pub struct EditInput<'a> {
 /// Why an editor could not edit (or could not be opened).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EditError {
-    /// Editor folders are read by the diffusion pipeline, which is not merged yet.
-    #[error(
-        "{path}: editor folders need the pipeline (not merged yet); use `--editor noop` until the \
-         diffusion pipeline lands"
-    )]
-    PipelineNotMerged { path: String },
     /// The editor does not know the reward template.
     #[error("unknown reward template {name:?}; known templates: {known}")]
     UnknownTemplate { name: String, known: String },
@@ -100,7 +94,6 @@ impl EditError {
     /// A short stable name for the kind of failure, for item records.
     pub fn kind(&self) -> &'static str {
         match self {
-            EditError::PipelineNotMerged { .. } => "pipeline_not_merged",
             EditError::UnknownTemplate { .. } => "unknown_template",
             EditError::InvalidInput(_) => "invalid_input",
             EditError::Failed(_) => "failed",
@@ -141,12 +134,9 @@ impl Editor for NoopEditor {
     }
 }
 
-/// The editor stored in folder `dir` (a trained teacher or student).
-///
-/// This is the single place the diffusion pipeline plugs in: until it is merged, every folder
-/// is refused with [`EditError::PipelineNotMerged`] rather than faked.
-pub fn open_editor_dir(dir: &Path) -> Result<Box<dyn Editor>, EditError> {
-    Err(EditError::PipelineNotMerged { path: dir.display().to_string() })
+/// The editor stored in folder `dir` (a trained teacher, baseline or student), on `device`.
+pub fn open_editor_dir(dir: &Path, device: &Device) -> Result<Box<dyn Editor>, EditError> {
+    Ok(Box::new(crate::diffusion::DiffusionEditor::open(dir, device)?))
 }
 
 #[cfg(test)]
@@ -154,13 +144,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn noop_returns_the_source_and_folders_are_refused_honestly() {
+    fn noop_returns_the_source_and_a_missing_folder_is_bad_input() {
         let source = RgbImage::from_pixel(3, 2, image::Rgb([9, 8, 7]));
         let settings = EditSettings::default();
         let input = EditInput { source: &source, instruction: "make it blue", settings: &settings, seed: 1 };
         assert_eq!(NoopEditor.edit(&input).unwrap(), source);
-        let err = open_editor_dir(Path::new("runs/teacher")).err().unwrap().to_string();
-        assert!(err.contains("need the pipeline (not merged yet)"), "{err}");
+        let err = open_editor_dir(Path::new("no/such/editor"), &Device::flex()).err().unwrap();
+        assert!(err.is_bad_input() && err.to_string().contains("no/such/editor"), "{err}");
     }
 
     #[test]

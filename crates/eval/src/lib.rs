@@ -11,6 +11,7 @@
 
 pub mod benchmark;
 pub mod compare;
+pub mod diffusion;
 pub mod editor;
 pub mod error;
 pub mod parity;

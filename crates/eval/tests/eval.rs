@@ -207,9 +207,37 @@ fn parity_passes_against_itself_and_fails_for_a_clearly_worse_run() {
 }
 
 #[test]
-fn an_editor_folder_is_refused_until_the_pipeline_lands() {
-    let err = rewardedit_eval::open_editor_dir(Path::new("checkpoints/world-teacher")).err().unwrap();
-    assert!(err.to_string().contains("editor folders need the pipeline (not merged yet)"));
+fn world_quick_run_with_a_tiny_diffusion_editor_folder() {
+    // A random-weight reward editor saved as a folder, opened the way `--editor DIR` opens it.
+    let device = burn::tensor::Device::flex();
+    let vocab = rewardedit_core::Vocab::build(["make the red circle blue", "remove the star"]);
+    let reward = rewardedit_models::unet::RewardConditioningConfig::default();
+    let tiny = rewardedit_models::pipeline::presets::world_editor(
+        rewardedit_models::pipeline::presets::world_tiny_unet(),
+        vocab,
+        Some(&reward),
+        &device,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    tiny.save(dir.path().join("editor")).unwrap();
+    let editor = rewardedit_eval::open_editor_dir(&dir.path().join("editor"), &device).unwrap();
+    assert!(editor.describe().contains("pixel space"), "{}", editor.describe());
+    let mut options = quick(7);
+    options.settings.steps = Some(2);
+    let out = run_eval(&world(), editor.as_ref(), &OracleScorer::exact(), &options, &dir.path().join("run"), &mut ()).unwrap();
+    assert_eq!((out.summary.n, out.summary.failed, out.scored), (7, 0, 7));
+    let records = read_records(&dir.path().join("run"), false).unwrap();
+    for r in &records {
+        let edited = image::open(dir.path().join("run").join(r.edited.as_ref().unwrap())).unwrap();
+        let source = image::open(dir.path().join("run").join(&r.source)).or_else(|_| image::open(&r.source)).unwrap();
+        assert_eq!((edited.width(), edited.height()), (source.width(), source.height()), "the edit keeps the source's size");
+        assert_ne!(edited.to_rgb8(), source.to_rgb8(), "a random editor changes the image");
+    }
+    // An unknown template is the user's to fix, not a failed item.
+    options.settings.rewards = rewardedit_eval::RewardRequest::Template { name: "glossy".into() };
+    let err = editor.edit(&EditInput { source: &RgbImage::new(32, 32), instruction: "make it blue", settings: &options.settings, seed: 0 });
+    assert!(err.unwrap_err().is_bad_input());
 }
 
 fn real_edit_dir() -> PathBuf {

@@ -101,7 +101,7 @@ pub fn world_spec(path: Option<&Path>) -> Result<WorldSpec> {
 }
 
 /// The editor named by `--editor`.
-fn editor(name: &str) -> Result<Box<dyn Editor>> {
+fn editor(name: &str, device: &burn::tensor::Device) -> Result<Box<dyn Editor>> {
     if name == "noop" {
         return Ok(Box::new(NoopEditor));
     }
@@ -109,7 +109,7 @@ fn editor(name: &str) -> Result<Box<dyn Editor>> {
     if !dir.is_dir() {
         return Err(bad_input(format!("--editor {name:?}: expected `noop` or an editor folder, and there is no folder {name:?}")));
     }
-    open_editor_dir(dir).map_err(|e| from_eval(e.into()))
+    open_editor_dir(dir, device).map_err(|e| from_eval(e.into()))
 }
 
 struct Bar {
@@ -158,7 +158,8 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         }
         BenchmarkName::World => Benchmark::World { spec: world_spec(args.world_spec.as_deref())? },
     };
-    let editor = editor(&args.editor)?;
+    let device = crate::backend::device(backend, gpu)?;
+    let editor = editor(&args.editor, &device)?;
     let rewards = match (&args.rewards, &args.template) {
         (Some(scores), _) => RewardRequest::Scores { scores: *scores },
         (None, Some(name)) => RewardRequest::Template { name: name.clone() },
@@ -171,7 +172,6 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         concurrency: args.concurrency,
         ..RunOptions::default()
     };
-    let device = crate::backend::device(backend, gpu)?;
     let built = scorers::build(&args.scorer, &args.lvlm, &device)?;
     let mut bar = Bar { bar: None, failed: 0 };
     let outcome = run_eval(&benchmark, editor.as_ref(), built.scorer(), &options, &args.out, &mut bar).map_err(from_eval)?;
