@@ -46,6 +46,8 @@ enum Command {
     Label(commands::label::Args),
     /// Train the student scorer on teacher labels; export fp32 + int8 and report agreement.
     DistillScorer(commands::distill_scorer::Args),
+    /// Train the editor: stage 1 (InstructPix2Pix) or stage 2 (reward-conditioned) from a recipe.
+    Train(commands::train::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
     /// Print the version and compiled backends, and check that the device computes.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Score(args) => commands::score::run(args, cli.backend, cli.gpu),
         Command::Label(args) => commands::label::run(args, cli.backend, cli.gpu),
         Command::DistillScorer(args) => commands::distill_scorer::run(args, cli.backend, cli.gpu),
+        Command::Train(args) => commands::train::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };

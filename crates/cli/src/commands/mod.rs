@@ -7,4 +7,5 @@ pub mod distill_scorer;
 pub mod info;
 pub mod label;
 pub mod score;
+pub mod train;
 pub mod world;
