@@ -73,6 +73,14 @@ checkpoint_every = 2
 keep_checkpoints = 3
 "#;
 
+/// burn's weight initialisers draw from the device's one global generator, which `device.seed`
+/// resets: tests that build models run one at a time so their initial weights are reproducible.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn micro() -> TrainRecipe {
     TrainRecipe::from_toml(MICRO).unwrap()
 }
@@ -104,6 +112,7 @@ fn fixed_batch_loss_falls(recipe: &TrainRecipe) {
 
 #[test]
 fn stage_1_lowers_the_loss_on_a_fixed_batch() {
+    let _serial = serial();
     let mut r = micro();
     r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
     fixed_batch_loss_falls(&r);
@@ -111,6 +120,7 @@ fn stage_1_lowers_the_loss_on_a_fixed_batch() {
 
 #[test]
 fn stage_2_lowers_the_loss_on_a_fixed_batch() {
+    let _serial = serial();
     let mut r = micro();
     r.stage = Stage::Reward;
     r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
@@ -133,6 +143,7 @@ fn assert_same_curve(a: &[(u64, f32)], b: &[(u64, f32)]) {
 
 #[test]
 fn resume_reproduces_the_uninterrupted_loss_curve_and_skips_a_damaged_checkpoint() {
+    let _serial = serial();
     let recipe = micro();
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
@@ -166,6 +177,7 @@ fn resume_reproduces_the_uninterrupted_loss_curve_and_skips_a_damaged_checkpoint
 
 #[test]
 fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let s1 = tmp.path().join("s1");
     let mut r1 = micro();
@@ -182,6 +194,7 @@ fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
 
 #[test]
 fn zero_initialised_reward_modules_reproduce_stage_1_at_step_0() {
+    let _serial = serial();
     let recipe = micro();
     let device = Device::flex();
     let data = Dataset::open(&recipe.data, recipe.model.resolution).unwrap();
@@ -209,6 +222,7 @@ fn zero_initialised_reward_modules_reproduce_stage_1_at_step_0() {
 
 #[test]
 fn observed_dropout_rates_match_the_recipe() {
+    let _serial = serial();
     let cfg = DropoutConfig { text: 0.10, image: 0.10, both: 0.05 };
     let n = 100_000;
     let d = dropout::draw(&cfg, n, &mut ChaCha8Rng::seed_from_u64(1));
@@ -235,6 +249,7 @@ fn observed_dropout_rates_match_the_recipe() {
 
 #[test]
 fn every_train_recipe_parses() {
+    let _serial = serial();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
