@@ -14,14 +14,18 @@ from pathlib import Path
 import torch
 from torch import nn
 from diffusers import (
+    AutoencoderKL,
     DDIMScheduler,
     DDPMScheduler,
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
+    StableDiffusionInstructPix2PixPipeline,
     UNet2DConditionModel,
 )
 from diffusers.models.embeddings import TimestepEmbedding, get_timestep_embedding
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "golden"
 MAX_BYTES = 1 << 20
@@ -316,6 +320,240 @@ def make_schedulers():
     print(f"schedulers.safetensors: {len(out)} tensors, {path.stat().st_size} bytes")
 
 
+
+# --- VAE, CLIP text encoder, tokenizer and a whole InstructPix2Pix folder ---------------------
+
+IP2P = OUT / "ip2p_tiny"
+
+VAE_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    down_block_types=("DownEncoderBlock2D",) * 2,
+    up_block_types=("UpDecoderBlock2D",) * 2,
+    block_out_channels=(8, 16),
+    layers_per_block=1,
+    latent_channels=4,
+    norm_num_groups=4,
+    sample_size=32,
+)
+
+# SD 1.5's text_encoder/config.json in miniature: quick_gelu, legacy eos_token_id = 2 (pooling at
+# the argmax of the ids), 77 positions. The vocabulary is the tiny BPE below.
+CLIP_CONFIG = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=77,
+    hidden_act="quick_gelu",
+    layer_norm_eps=1e-5,
+    bos_token_id=0,
+    eos_token_id=2,
+    pad_token_id=1,
+)
+
+BPE_CORPUS = """
+make the sky blue turn the cat into a dog add fireworks over the city at night remove the
+person on the left replace the apple with an orange make it look like a painting by van gogh
+change the season to winter with snow on the trees put a hat on the man give her sunglasses
+make the car red add a rainbow behind the mountains turn day into night make the water clear
+add a boat on the lake make the house wooden change the background to a beach at sunset
+make the flowers yellow add clouds to the sky remove the text from the sign make the dog smile
+turn the photo black and white add a reflection in the window make the grass green and tall
+put the bird on the branch make the room brighter add candles on the table make it rain
+replace the road with a river make the statue golden add stars to the night sky zoom out
+make the picture look older give the cat a red collar add a second moon paint the wall blue
+"""
+BPE_MERGES = 486  # at most: 256 bytes + 256 bytes</w> + merges + 2 specials <= 1000 tokens
+
+
+def train_bpe(corpus, n_merges):
+    """Plain BPE on words that end in `</w>` (as CLIP's vocabulary); ties go to the pair seen
+    first in sorted order, so the result is deterministic."""
+    b2u = bytes_to_unicode()
+    words = {}
+    for w in corpus.lower().split():
+        chars = [b2u[b] for b in w.encode("utf-8")]
+        key = tuple(chars[:-1] + [chars[-1] + "</w>"])
+        words[key] = words.get(key, 0) + 1
+    merges = []
+    while len(merges) < n_merges:
+        pairs = {}
+        for w, n in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + n
+        if not pairs:
+            break
+        best = min(pairs, key=lambda p: (-pairs[p], p))
+        merges.append(best)
+        merged = {}
+        for w, n in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1]); i += 2
+                else:
+                    out.append(w[i]); i += 1
+            merged[tuple(out)] = n
+        words = merged
+    vocab = list(b2u.values())
+    vocab = vocab + [v + "</w>" for v in vocab]
+    vocab += ["".join(m) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(vocab)}, merges
+
+
+TOKENIZER_SENTENCES = [
+    "make the sky blue",
+    "Turn the CAT into a dog, please!",
+    "  add fireworks\tover the city\n\nat night...  ",
+    "it's the dog's bone; they'll love it (2024 edition)",
+    "café crème brûlée",
+    "",
+    "make the " + "very " * 80 + "big house",  # more than 77 tokens: truncated
+]
+
+
+def make_tokenizer(folder):
+    vocab, merges = train_bpe(BPE_CORPUS, BPE_MERGES)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    tok = CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), model_max_length=77)
+    tok.save_pretrained(str(folder))
+    # save_pretrained also writes tokenizer.json; SD 1.5 ships only vocab.json + merges.txt, which
+    # is what the Rust loader must handle: keep the folder in that layout.
+    (folder / "tokenizer.json").unlink(missing_ok=True)
+    tok = CLIPTokenizer.from_pretrained(str(folder))
+    # SD 1.5 also ships special_tokens_map.json (transformers 5 no longer writes it).
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>"}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=1))
+    n = len(vocab)
+    assert n == 512 + len(merges) + 2 and tok.model_max_length == 77
+    assert tok.bos_token_id == n - 2 and tok.eos_token_id == n - 1 and tok.pad_token_id == n - 1
+    return tok
+
+
+def make_vae():
+    torch.manual_seed(2)
+    vae = AutoencoderKL(**VAE_CONFIG).eval()
+    perturb(vae)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    noise = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        dist = vae.encode(x).latent_dist
+        sample = dist.mean + dist.std * noise
+        decoded = vae.decode(dist.mode()).sample
+    assert dist.logvar.abs().max() < 20
+    save(dict(x=x, mean=dist.mean, logvar=dist.logvar, noise=noise, sample=sample, decoded=decoded),
+         "vae_tiny_io.safetensors")
+    # fp16 weights (as many published VAEs) with the output of the fp16-rounded model.
+    with torch.no_grad():
+        half = AutoencoderKL(**VAE_CONFIG).eval()
+        half.load_state_dict({k: v.half().float() for k, v in vae.state_dict().items()})
+        decoded_fp16 = half.decode(half.encode(x).latent_dist.mode()).sample
+    save(vae.state_dict(), "vae_tiny_fp16.safetensors", torch.float16)
+    save(dict(x=x, decoded=decoded_fp16), "vae_tiny_fp16_io.safetensors")
+    return vae
+
+
+def make_clip(tok):
+    torch.manual_seed(3)
+    clip = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok.get_vocab()), **CLIP_CONFIG)).eval()
+    perturb(clip)
+    enc = tok(TOKENIZER_SENTENCES, padding="max_length", max_length=tok.model_max_length, truncation=True,
+              return_tensors="pt")
+    ids = enc.input_ids
+    lengths = enc.attention_mask.sum(1)
+    assert ids.shape == (len(TOKENIZER_SENTENCES), 77) and lengths[-1] == 77 and lengths[5] == 2
+    with torch.no_grad():
+        out = clip(ids)
+    assert torch.equal(out.pooler_output, out.last_hidden_state[torch.arange(len(ids)), lengths - 1])
+    save(dict(ids=ids.double(), lengths=lengths.double(), hidden=out.last_hidden_state, pooled=out.pooler_output),
+         "clip_tiny_io.safetensors")
+    (OUT / "clip_tiny_sentences.json").write_text(json.dumps(TOKENIZER_SENTENCES, indent=1, ensure_ascii=False))
+    with torch.no_grad():
+        half = CLIPTextModel(clip.config).eval()
+        half.load_state_dict({k: v.half().float() for k, v in clip.state_dict().items()})
+        out_fp16 = half(ids[:2])
+    save({f"text_model.{k}": v for k, v in clip.state_dict().items()}, "clip_tiny_fp16.safetensors", torch.float16)
+    save(dict(ids=ids[:2].double(), hidden=out_fp16.last_hidden_state, pooled=out_fp16.pooler_output),
+         "clip_tiny_fp16_io.safetensors")
+    return clip
+
+
+def save_text_encoder(clip, folder):
+    """As SD 1.5's text_encoder/: config.json + model.safetensors with the `text_model.` prefix
+    (transformers 5 writes the keys without it; both are read by transformers and by us)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clip.config.save_pretrained(str(folder))
+    save_file({f"text_model.{k}": v.contiguous() for k, v in clip.state_dict().items()}, str(folder / "model.safetensors"))
+    again = CLIPTextModel.from_pretrained(str(folder)).eval()
+    ids = torch.tensor([[clip.config.vocab_size - 2, 5, clip.config.vocab_size - 1]])
+    with torch.no_grad():
+        assert torch.allclose(again(ids).last_hidden_state, clip(ids).last_hidden_state)
+
+
+def make_ip2p_folder():
+    """tests/golden/ip2p_tiny/: unet (the tiny UNet, 8 input channels), vae, text_encoder,
+    tokenizer, scheduler (Euler-Ancestral, as the paper samples) — and ip2p_edit.safetensors: one
+    whole deterministic edit with StableDiffusionInstructPix2PixPipeline (DDIM, eta 0, 3 steps)."""
+    tok = make_tokenizer(IP2P / "tokenizer")
+    vae = make_vae()
+    clip = make_clip(tok)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**UNET_CONFIG).eval()
+    perturb(unet)
+    assert torch.equal(unet.conv_in.weight, load_file(str(OUT / "unet_tiny.safetensors"))["conv_in.weight"])
+    unet.save_pretrained(str(IP2P / "unet"))
+    vae.save_pretrained(str(IP2P / "vae"))
+    save_text_encoder(clip, IP2P / "text_encoder")
+    EulerAncestralDiscreteScheduler(**SCHEDULE).save_pretrained(str(IP2P / "scheduler"))
+    (IP2P / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionInstructPix2PixPipeline", "_diffusers_version": "0.42.1",
+        "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
+        "scheduler": ["diffusers", "EulerAncestralDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"]}, indent=1))
+    for sub in ["unet", "vae", "text_encoder", "tokenizer", "scheduler"]:
+        for f in (IP2P / sub).iterdir():
+            assert f.stat().st_size < MAX_BYTES, f
+
+    ddim = DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False)
+    (OUT / "ip2p_edit_scheduler.json").write_text(json.dumps(dict(ddim.config), indent=1, sort_keys=True, default=list))
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        vae=vae, text_encoder=clip, tokenizer=tok, unet=unet, scheduler=ddim,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    g = torch.Generator().manual_seed(12)
+    image = torch.rand(1, 3, 32, 32, generator=g)          # [0, 1]; the pipeline maps it to [-1, 1]
+    latents = torch.randn(1, 4, 16, 16, generator=g)
+    prompt = "Turn the cat into a dog!"
+    unet_outputs, step_latents = [], []
+    hook = unet.register_forward_hook(lambda m, i, o: unet_outputs.append(o[0].detach().clone()))
+
+    def on_step(p, i, t, kw):
+        step_latents.append(kw["latents"].detach().clone())
+        return {}
+
+    with torch.no_grad():
+        out = pipe(prompt, image=image, latents=latents.clone(), num_inference_steps=3, guidance_scale=7.5,
+                   image_guidance_scale=1.5, output_type="pt", eta=0.0, callback_on_step_end=on_step).images
+        image_latents = vae.encode(image * 2 - 1).latent_dist.mode()
+        decoded = vae.decode(step_latents[-1] / vae.config.scaling_factor).sample
+    hook.remove()
+    assert torch.allclose(out, (decoded / 2 + 0.5).clamp(0, 1), atol=1e-6)
+    ids = lambda text: tok(text, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    ddim.set_timesteps(3)
+    save(dict(
+        image=image, prompt_ids=ids(prompt).double(), negative_prompt_ids=ids("").double(),
+        initial_latents=latents, image_latents=image_latents, timesteps=ddim.timesteps.double(),
+        unet_outputs=torch.stack(unet_outputs), step_latents=torch.stack(step_latents), decoded=decoded, output=out,
+        guidance_scale=torch.tensor([7.5]), image_guidance_scale=torch.tensor([1.5]),
+        scaling_factor=torch.tensor([vae.config.scaling_factor]),
+    ), "ip2p_edit.safetensors")
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -323,3 +561,4 @@ if __name__ == "__main__":
     make_deep_unet()
     make_sd15_layout()
     make_schedulers()
+    make_ip2p_folder()

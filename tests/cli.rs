@@ -167,3 +167,80 @@ fn score_prints_no_score_when_the_judge_is_unreachable() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "no score is printed: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A tiny random world editor folder made by `model init`.
+fn tiny_editor(dir: &Path) -> PathBuf {
+    let model = dir.join("editor");
+    ok(&["model", "init", "--preset", "world-tiny", "--out", p(&model)]);
+    model
+}
+
+#[test]
+fn edit_returns_the_input_size_for_a_non_square_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let img = dir.path().join("in.png");
+    image::RgbImage::from_fn(30, 17, |x, y| image::Rgb([(x * 8) as u8, (y * 15) as u8, 90])).save(&img).unwrap();
+    let out = dir.path().join("out.png");
+    let args = ["edit", p(&img), "make the red circle blue", "--model", p(&model), "--steps", "2", "--template", "catalogue", "--reward-cfg", "2", "--out", p(&out)];
+    let said = ok(&args);
+    assert!(said.contains("30x17"), "{said}");
+    let edited = image::open(&out).unwrap();
+    assert_eq!((edited.width(), edited.height()), (30, 17));
+    // Seeded: the same command writes the same image.
+    let again = dir.path().join("again.png");
+    let mut args2 = args;
+    args2[args2.len() - 1] = p(&again);
+    ok(&args2);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn edit_refuses_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let img = dir.path().join("in.png");
+    image::RgbImage::new(12, 8).save(&img).unwrap();
+    let out = dir.path().join("out.png");
+    let run = |image: &str, instruction: &str, extra: &[&str]| {
+        let mut args = vec!["edit", image, instruction, "--model", p(&model), "--steps", "1", "--out", p(&out)];
+        args.extend_from_slice(extra);
+        let err = bad_input(&args);
+        assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+        err
+    };
+    let garbage = dir.path().join("garbage.png");
+    std::fs::write(&garbage, b"not an image").unwrap();
+    run(p(&garbage), "make it blue", &[]);
+    run(p(&dir.path().join("missing.png")), "make it blue", &[]);
+    assert!(run(p(&img), "   ", &[]).contains("empty"));
+    assert!(run(p(&img), "make it blue", &["--rewards", "5,5"]).contains("three scores"));
+    assert!(run(p(&img), "make it blue", &["--rewards", "5,9,5"]).contains("outside"));
+    assert!(run(p(&img), "make it blue", &["--rewards", "5,x,5"]).contains("not a number"));
+    let err = run(p(&img), "make it blue", &["--template", "bold"]);
+    assert!(err.contains("default, catalogue, creative, clean"), "{err}");
+    assert!(run(p(&img), "make it blue", &["--scheduler", "heun"]).contains("euler-a"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn model_inspect_checks_every_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let said = ok(&["model", "inspect", p(&model)]);
+    for part in ["unet", "reward modules", "text encoder", "vae", "tensor check: ok"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    // Narrower cross-attention in the config than in the weights: mis-shaped tensors, exit 2.
+    let config = model.join("unet/config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let tampered = text.replace("\"cross_attention_dim\": 32", "\"cross_attention_dim\": 16");
+    assert_ne!(text, tampered);
+    std::fs::write(&config, tampered).unwrap();
+    let out = rewardedit(&["model", "inspect", p(&model)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mis-shaped  down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tensor check failed"));
+    bad_input(&["model", "inspect", p(&dir.path().join("nothing"))]);
+}

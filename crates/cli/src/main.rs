@@ -50,6 +50,11 @@ enum Command {
     Train(commands::train::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
+    /// Edit one image with an editor folder: instruction + requested rewards (or a template).
+    Edit(commands::edit::Args),
+    /// Editor folders: inspect (architecture, parameters, tensor check) and init (random weights).
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
     /// Print the version and compiled backends, and check that the device computes.
     Info,
 }
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::DistillScorer(args) => commands::distill_scorer::run(args, cli.backend, cli.gpu),
         Command::Train(args) => commands::train::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
+        Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),
+        Command::Model(cmd) => commands::model::run(cmd, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };
     match result {

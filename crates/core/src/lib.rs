@@ -11,12 +11,14 @@ mod jsonl;
 pub mod manifest;
 pub mod reward;
 pub mod summary;
+pub mod template;
 pub mod vocab;
 
 pub use classify::classify_instruction;
 pub use edit_type::EditType;
 pub use error::{Error, Result};
 pub use example::{validate_instruction, EditExample, MAX_INSTRUCTION_CHARS};
-pub use reward::{Axis, AxisScore, Reward, RewardCondition, MAX_SCORE};
+pub use reward::{parse_scores, Axis, AxisScore, Reward, RewardCondition, MAX_SCORE};
 pub use summary::{AxisStats, GroupStats, RewardSummary};
+pub use template::{Template, UnknownTemplate};
 pub use vocab::Vocab;

@@ -200,6 +200,24 @@ impl RewardCondition {
     }
 }
 
+/// Parses `"F,P,Q"` (three scores in `[0, 5]`, commas, optional spaces), as `--rewards` takes them.
+pub fn parse_scores(text: &str) -> Result<[f32; 3]> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if parts.len() != 3 {
+        return Err(Error::InvalidReward(format!(
+            "{text:?} must be three scores following,preservation,quality (e.g. 5,5,5)"
+        )));
+    }
+    let mut scores = [0.0; 3];
+    for (slot, part) in scores.iter_mut().zip(&parts) {
+        *slot = part
+            .parse::<f32>()
+            .map_err(|_| Error::InvalidReward(format!("{part:?} in {text:?} is not a number")))?;
+        check_score(*slot)?;
+    }
+    Ok(scores)
+}
+
 impl From<&Reward> for RewardCondition {
     fn from(r: &Reward) -> Self {
         RewardCondition::Given { scores: r.scores(), text: r.joined_text() }
@@ -251,5 +269,13 @@ mod tests {
             RewardCondition::Given { scores: [5.0; 3], text: "None; None; None".into() }
         );
         assert!(RewardCondition::given([5.0, 6.0, 5.0], "").is_err());
+    }
+
+    #[test]
+    fn parses_score_triples() {
+        assert_eq!(parse_scores("5,4.5, 0").unwrap(), [5.0, 4.5, 0.0]);
+        for bad in ["5,5", "5,5,5,5", "a,5,5", "5,5,9", "5,-1,5", "nan,5,5", ""] {
+            assert!(parse_scores(bad).is_err(), "{bad}");
+        }
     }
 }

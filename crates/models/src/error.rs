@@ -24,6 +24,9 @@ pub enum ModelError {
     /// The safetensors store failed (I/O, format).
     #[error("safetensors {path}: {message}")]
     Store { path: String, message: String },
+    /// An edit request the pipeline cannot run (empty instruction, bad scores, sizes).
+    #[error("{0}")]
+    InvalidInput(String),
     /// A scheduler was used out of order or without what it needs.
     #[error("scheduler: {0}")]
     Scheduler(String),

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod import;
+pub mod pipeline;
 pub mod schedulers;
 pub mod store;
 pub mod text;

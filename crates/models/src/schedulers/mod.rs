@@ -53,7 +53,31 @@ pub enum SchedulerKind {
     #[default]
     EulerA,
     Ddim,
+    #[serde(rename = "dpm++")]
     DpmPlusPlus,
+}
+
+impl SchedulerKind {
+    pub const ALL: [SchedulerKind; 3] = [SchedulerKind::EulerA, SchedulerKind::Ddim, SchedulerKind::DpmPlusPlus];
+
+    /// The name the CLI and `editor.json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::EulerA => "euler-a",
+            SchedulerKind::Ddim => "ddim",
+            SchedulerKind::DpmPlusPlus => "dpm++",
+        }
+    }
+}
+
+impl std::str::FromStr for SchedulerKind {
+    type Err = crate::ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        SchedulerKind::ALL.into_iter().find(|k| k.name() == s.trim()).ok_or_else(|| {
+            crate::ModelError::InvalidInput(format!("unknown scheduler {s:?}: expected one of euler-a, ddim, dpm++"))
+        })
+    }
 }
 
 impl SchedulerKind {

@@ -1,0 +1,138 @@
+//! The editor: a UNet, a text encoder, a denoising space and a noise schedule, plus our
+//! `editor.json` (space, resolution multiple, default settings). Load and save it as a folder
+//! with `crate::import::editor`.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::guidance::GuidanceScales;
+use super::space::{ImageSpace, SpaceKind};
+use super::text::PromptEncoder;
+use crate::schedulers::{NoiseScheduleConfig, SchedulerKind};
+use crate::unet::{UNet2DConditionConfig, UNet2DConditionModel};
+use crate::{ModelError, Result};
+
+/// Settings of one edit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditSettings {
+    /// Denoising steps.
+    pub steps: usize,
+    /// Text (instruction) guidance scale; 1 = none.
+    pub text_cfg: f64,
+    /// Image guidance scale; 1 = none.
+    pub image_cfg: f64,
+    /// Reward guidance scale (requested rewards vs the null reward); 1 = none.
+    pub reward_cfg: f64,
+    /// Seed of the initial and per-step noise.
+    pub seed: u64,
+    /// The sampler.
+    pub scheduler: SchedulerKind,
+}
+
+impl Default for EditSettings {
+    /// The paper's inference settings (paper-notes.md, "Inference"): Euler-Ancestral, 30 steps,
+    /// text 7.5, image 1.5; no reward guidance.
+    fn default() -> Self {
+        let g = GuidanceScales::default();
+        Self { steps: 30, text_cfg: g.text, image_cfg: g.image, reward_cfg: g.reward, seed: 0, scheduler: SchedulerKind::EulerA }
+    }
+}
+
+impl EditSettings {
+    pub fn scales(&self) -> GuidanceScales {
+        GuidanceScales { text: self.text_cfg, image: self.image_cfg, reward: self.reward_cfg }
+    }
+
+    /// Rejects settings no edit can run with, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            return Err(ModelError::InvalidInput("steps must be at least 1".into()));
+        }
+        for (name, v) in [("text_cfg", self.text_cfg), ("image_cfg", self.image_cfg), ("reward_cfg", self.reward_cfg)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(ModelError::InvalidInput(format!("{name} = {v} must be a finite number >= 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `editor.json`: what a diffusers folder does not say about our editors. Optional: without it
+/// the space follows from `vae/` being there and the rest takes its defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditorConfig {
+    /// `pixel` (no VAE; the UNet reads noisy image + source, 3 + 3 channels) or `latent`.
+    pub space: SpaceKind,
+    /// Image sides are resized to multiples of this before the edit and back after; `None`:
+    /// the space's downscale times the UNet's 2^(blocks - 1).
+    #[serde(default)]
+    pub resolution_multiple: Option<u32>,
+    /// Settings used where the caller gives none.
+    #[serde(default)]
+    pub defaults: EditSettings,
+}
+
+/// A loaded editor.
+#[derive(Debug)]
+pub struct Editor {
+    pub unet: UNet2DConditionModel,
+    pub unet_config: UNet2DConditionConfig,
+    pub text: PromptEncoder,
+    pub space: ImageSpace,
+    pub schedule: NoiseScheduleConfig,
+    pub config: EditorConfig,
+}
+
+impl Editor {
+    /// Assembles an editor, checking that the parts fit together.
+    pub fn new(
+        unet: UNet2DConditionModel,
+        unet_config: UNet2DConditionConfig,
+        text: PromptEncoder,
+        space: ImageSpace,
+        schedule: NoiseScheduleConfig,
+        config: EditorConfig,
+    ) -> Result<Self> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        let c = space.channels();
+        if config.space != space.kind() {
+            return bad(format!("editor.json says {} space, but the folder makes a {} editor", config.space.name(), space.kind().name()));
+        }
+        if unet_config.in_channels != 2 * c || unet_config.out_channels != c {
+            return bad(format!(
+                "a {}-space editor needs a UNet with {} input channels (sample + source) and {c} output channels, found {} and {}",
+                space.kind().name(),
+                2 * c,
+                unet_config.in_channels,
+                unet_config.out_channels
+            ));
+        }
+        if text.dim() != unet_config.cross_attention_dim {
+            return bad(format!("the text encoder's width {} differs from the UNet's cross_attention_dim {}", text.dim(), unet_config.cross_attention_dim));
+        }
+        if config.resolution_multiple == Some(0) {
+            return bad("resolution_multiple must be at least 1".into());
+        }
+        config.defaults.validate()?;
+        Ok(Self { unet, unet_config, text, space, schedule, config })
+    }
+
+    /// Image sides must be multiples of this.
+    pub fn resolution_multiple(&self) -> u32 {
+        self.config.resolution_multiple.unwrap_or_else(|| {
+            let downsamplings = self.unet_config.block_out_channels.len() - 1;
+            (self.space.downscale() << downsamplings) as u32
+        })
+    }
+
+    /// Whether the UNet has the reward modules.
+    pub fn has_reward(&self) -> bool {
+        self.unet.reward.is_some()
+    }
+
+    pub fn device(&self) -> Device {
+        self.unet.conv_in.weight.val().device()
+    }
+}
