@@ -14,6 +14,7 @@ pub mod lr;
 pub mod metrics;
 pub mod recipe;
 pub mod trainer;
+pub mod validate;
 
 pub use error::{Result, TrainError};
 pub use recipe::{dry_run, Stage, TrainRecipe};

@@ -7,6 +7,8 @@
 //! - `recipe.toml`: the resolved recipe;
 //! - `metrics.jsonl`: one [`StepMetrics`] line every `run.log_every` steps;
 //! - `checkpoints/step-NNNNNNNN/`: see [`crate::checkpoint`];
+//! - `validation/step-NNNNNNNN.png`: grids every `run.validate_every` steps (see
+//!   [`crate::validate`]);
 //! - `editor/`: the final EMA editor (see [`crate::export`]).
 //!
 //! Every random draw of step `t` (data, timesteps, noise, dropout) comes from generators seeded
@@ -40,6 +42,9 @@ use crate::{Result, TrainError};
 pub const RECIPE_FILE: &str = "recipe.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const EDITOR_DIR: &str = "editor";
+pub const VALIDATION_DIR: &str = "validation";
+/// Rows of a validation grid.
+pub const VALIDATION_ROWS: usize = 4;
 
 /// One metrics.jsonl line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +82,8 @@ pub enum TrainEvent {
     Step { step: u64, loss: f32, samples_per_s: f64, metrics: Option<StepMetrics> },
     /// A checkpoint was written.
     Checkpoint { step: u64, path: PathBuf },
+    /// A validation grid was written.
+    Validation { step: u64, path: PathBuf },
 }
 
 /// Options outside the recipe.
@@ -281,6 +288,9 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
     let end = options.stop_after.map_or(o.steps, |k| (start + k).min(o.steps));
     events(TrainEvent::Start { start, steps: o.steps, params: model.num_params(), effective_batch: recipe.effective_batch() });
 
+    // Fixed validation triplets: one draw of the training distribution, apart from the
+    // training draws (another generator), the same at every grid.
+    let validation = if recipe.run.validate_every > 0 { data.batch(o.seed ^ 0x7661_6c69, 0, VALIDATION_ROWS)? } else { Vec::new() };
     let mut losses = Vec::new();
     let mut window = (Instant::now(), start, 0.0f64);
     for step in start..end {
@@ -334,6 +344,11 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
                 checkpoint::write_json(&tmp.join(checkpoint::STATE), &CheckpointState { step: done, loss: step_loss })
             })?;
             events(TrainEvent::Checkpoint { step: done, path });
+        }
+        if recipe.run.validate_every > 0 && (done % recipe.run.validate_every == 0 || done == o.steps) {
+            let path = run_dir.join(VALIDATION_DIR).join(format!("{}.png", checkpoint::step_dir_name(done)));
+            crate::validate::write_grid(&ema_model, &config, &validation, &path)?;
+            events(TrainEvent::Validation { step: done, path });
         }
     }
 

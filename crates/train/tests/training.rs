@@ -149,7 +149,9 @@ fn resume_reproduces_the_uninterrupted_loss_curve_and_skips_a_damaged_checkpoint
     let whole = tmp.path().join("whole");
     let out = train(&recipe, &whole, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
     assert_eq!(out.step, 6);
-    assert!(out.editor_dir.unwrap().join("unet/config.json").exists());
+    // The exported EMA editor is a folder the sampling pipeline loads.
+    let editor = rewardedit_models::pipeline::Editor::load(out.editor_dir.unwrap(), &Device::flex()).unwrap();
+    assert!(!editor.has_reward());
 
     // Killed after step 5: checkpoints at 2 and 4 survive (the step-5 one is what a kill
     // during its write leaves: nothing, here a damaged folder).
@@ -187,8 +189,14 @@ fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
     r2.stage = Stage::Reward;
     r2.optim.steps = 2;
     r2.init = Init::Checkpoint { path: s1.clone(), weights: WeightsKind::Raw };
+    r2.run.validate_every = 2;
     let out = train(&r2, &tmp.path().join("s2"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
     assert_eq!(out.losses.len(), 2);
+    // source | target | null-reward edit | 5,5,5 edit, four rows.
+    let grid = image::open(tmp.path().join("s2/validation/step-00000002.png")).unwrap();
+    assert!(grid.width() > 4 * 16 && grid.height() > 4 * 16, "{}x{}", grid.width(), grid.height());
+    let editor = rewardedit_models::pipeline::Editor::load(out.editor_dir.unwrap(), &Device::flex()).unwrap();
+    assert!(editor.has_reward());
     assert!(out.losses.iter().all(|l| l.is_finite()));
 }
 

@@ -69,6 +69,11 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
                 b.set_message(format!("loss {loss:.4} {samples_per_s:.1} samples/s"));
             }
         }
+        TrainEvent::Validation { step, path } => {
+            if let Some(b) = &bar {
+                b.println(format!("step {step}: validation grid {}", path.display()));
+            }
+        }
         TrainEvent::Checkpoint { step, path } => {
             if let Some(b) = &bar {
                 b.println(format!("step {step}: checkpoint {}", path.display()));
