@@ -54,6 +54,8 @@ enum Command {
     ParityScorer(commands::parity::ScorerArgs),
     /// Several evaluation runs side by side, with deltas against the first.
     Compare(commands::eval::CompareArgs),
+    /// Train the editor: stage 1 (InstructPix2Pix) or stage 2 (reward-conditioned) from a recipe.
+    Train(commands::train::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
     /// Edit one image with an editor folder: instruction + requested rewards (or a template).
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Parity(args) => commands::parity::run(args),
         Command::ParityScorer(args) => commands::parity::run_scorer(args, cli.backend, cli.gpu),
         Command::Compare(args) => commands::eval::compare(args),
+        Command::Train(args) => commands::train::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),
         Command::Model(cmd) => commands::model::run(cmd, cli.backend, cli.gpu),

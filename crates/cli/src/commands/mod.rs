@@ -11,4 +11,5 @@ pub mod label;
 pub mod model;
 pub mod parity;
 pub mod score;
+pub mod train;
 pub mod world;

@@ -13,7 +13,6 @@
 //! Batch `t` is drawn from a generator seeded by (seed, t), so a resumed run sees exactly the
 //! batches an uninterrupted one would.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,6 +22,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rewardedit_train::metrics::{MetricsWriter, Stepped};
 use rewardedit_core::{Axis, Reward};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,12 @@ pub struct StepMetrics {
     pub lr: f64,
     /// Training throughput since the previous line (0 for the first line after a start).
     pub samples_per_s: f64,
+}
+
+impl Stepped for StepMetrics {
+    fn step(&self) -> u64 {
+        self.step
+    }
 }
 
 /// What the caller is told as the run goes.
@@ -222,19 +228,13 @@ pub fn distill(
         model = model.try_load_file(ckpt.join("model.bpk")).map_err(|e| StudentError::format(ckpt.join("model.bpk"), e))?;
         optim = optim.load(ckpt.join("optim.bpk")).map_err(|e| StudentError::format(ckpt.join("optim.bpk"), e))?;
         start = state.step;
-        truncate_metrics(&run_dir.join(METRICS_FILE), start)?;
-    } else if run_dir.join(METRICS_FILE).exists() {
-        truncate_metrics(&run_dir.join(METRICS_FILE), 0)?;
     }
+    // A resumed run rewrites what came after its checkpoint; a fresh one starts the file anew.
+    let mut metrics = MetricsWriter::open::<StepMetrics>(&run_dir.join(METRICS_FILE), start)?;
     let params = model.num_params();
     events(DistillEvent::Start { start, steps: t.steps, params });
 
     let end = options.stop_after.map_or(t.steps, |k| (start + k).min(t.steps));
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join(METRICS_FILE))
-        .map_err(|e| StudentError::io(run_dir.join(METRICS_FILE), e))?;
     let mut last_loss = None;
     let mut clock = (Instant::now(), start);
     for step in start..end {
@@ -255,8 +255,7 @@ pub fn distill(
             StepMetrics { step: done, loss, regression, ranking, verdict, perfect, lr, samples_per_s: samples / elapsed.max(1e-9) }
         });
         if let Some(m) = &line {
-            let json = serde_json::to_string(m).map_err(|e| StudentError::Config(e.to_string()))?;
-            writeln!(metrics, "{json}").map_err(|e| StudentError::io(run_dir.join(METRICS_FILE), e))?;
+            metrics.write(m)?;
         }
         if done % t.checkpoint_every == 0 || done == end {
             save_checkpoint(&ckpt, &config, &model, &optim, done)?;
@@ -359,15 +358,4 @@ fn save_checkpoint(dir: &Path, config: &StudentConfig, model: &StudentNet, optim
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StudentError> {
     let text = std::fs::read_to_string(path).map_err(|e| StudentError::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| StudentError::format(path, e))
-}
-
-/// Keeps the metrics lines up to `step`: a resumed run rewrites what came after its checkpoint.
-fn truncate_metrics(path: &Path, step: u64) -> Result<(), StudentError> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let kept: String = text
-        .lines()
-        .filter(|l| serde_json::from_str::<StepMetrics>(l).is_ok_and(|m| m.step <= step))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(path, kept).map_err(|e| StudentError::io(path, e))
 }

@@ -24,6 +24,9 @@ pub enum StudentError {
     /// Training stopped because a loss became NaN or infinite.
     #[error("training diverged at step {step}: loss {loss}")]
     Diverged { step: u64, loss: f32 },
+    /// A shared training utility failed (metrics file, learning-rate schedule).
+    #[error(transparent)]
+    Train(#[from] rewardedit_train::TrainError),
 }
 
 impl StudentError {

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use rewardedit_train::lr::LrSchedule;
 use serde::{Deserialize, Serialize};
 
 use super::config::NetworkShape;
@@ -76,13 +77,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Learning rate at `step` (0-based).
     pub fn lr_at(&self, step: u64) -> f64 {
-        if step < self.warmup_steps {
-            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
-        }
-        let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
-        let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
-        let min = self.lr * self.min_lr_fraction;
-        min + (self.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+        LrSchedule::Cosine.lr_at(step, self.lr, self.warmup_steps, self.steps, self.min_lr_fraction)
     }
 }
 

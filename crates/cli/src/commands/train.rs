@@ -1,0 +1,93 @@
+//! `rewardedit train --recipe FILE [--resume] [--dry-run] [--out RUN]`: trains the editor
+//! (stage 1 or 2, as the recipe says) into a run folder with checkpoints, metrics.jsonl and,
+//! at the end, the EMA editor folder.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use clap::Args as ClapArgs;
+use indicatif::ProgressBar;
+use rewardedit_train::{dry_run, train, TrainEvent, TrainOptions, TrainRecipe};
+
+use crate::backend::{self, BackendKind};
+use crate::exit::{bad_input, InputContext};
+use crate::progress;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The training recipe (e.g. recipes/world-teacher-stage1.toml).
+    #[arg(long)]
+    pub recipe: PathBuf,
+    /// Run folder (default: runs/<recipe name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the run folder's newest intact checkpoint (same recipe required).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the resolved recipe and exit without training.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop after this many steps in this invocation (the schedule still spans the recipe's
+    /// steps; continue later with --resume).
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+}
+
+pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
+    if args.dry_run {
+        print!("{}", dry_run(&args.recipe).bad_input()?);
+        return Ok(());
+    }
+    if args.stop_after == Some(0) {
+        return Err(bad_input("--stop-after must be at least 1"));
+    }
+    let recipe = TrainRecipe::load(&args.recipe).bad_input()?;
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from("runs").join(args.recipe.file_stem().map_or("train".into(), |s| s.to_string_lossy().into_owned()))
+    });
+    let device: Device = backend::device(kind, gpu)?.autodiff();
+    let mut bar: Option<ProgressBar> = None;
+    let options = TrainOptions { resume: args.resume, stop_after: args.stop_after };
+    let outcome = train(&recipe, &out, &options, &device, &mut |event| match event {
+        TrainEvent::Preparing(what) => eprintln!("{what}"),
+        TrainEvent::SkippedCheckpoint(why) => eprintln!("skipping a damaged checkpoint: {why}"),
+        TrainEvent::Start { start, steps, params, effective_batch } => {
+            eprintln!(
+                "training {:?} ({params} parameters, {effective_batch} examples per step) from step {start} to {steps} into {}",
+                recipe.stage,
+                out.display()
+            );
+            let b = progress::bar(steps, "train");
+            b.set_position(start);
+            b.reset_eta();
+            bar = Some(b);
+        }
+        TrainEvent::Step { step, loss, samples_per_s, .. } => {
+            if let Some(b) = &bar {
+                b.set_position(step);
+                b.set_message(format!("loss {loss:.4} {samples_per_s:.1} samples/s"));
+            }
+        }
+        TrainEvent::Validation { step, path } => {
+            if let Some(b) = &bar {
+                b.println(format!("step {step}: validation grid {}", path.display()));
+            }
+        }
+        TrainEvent::Checkpoint { step, path } => {
+            if let Some(b) = &bar {
+                b.println(format!("step {step}: checkpoint {}", path.display()));
+            }
+        }
+    })
+    .with_context(|| format!("training into {}", out.display()))?;
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let last = outcome.losses.last().map_or("-".into(), |l| format!("{l:.4}"));
+    println!("step {} of {}, last loss {last}", outcome.step, recipe.optim.steps);
+    if let Some(dir) = outcome.editor_dir {
+        println!("editor: {}", dir.display());
+    }
+    Ok(())
+}

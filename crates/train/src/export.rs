@@ -1,0 +1,30 @@
+//! The trained editor as the sampling pipeline's [`pipeline::Editor`]: in memory for validation
+//! grids, and saved as an editor folder (`unet/`, `text_encoder/`, `tokenizer/world_vocab.json`,
+//! `scheduler/`, `editor.json`) that `rewardedit edit --model DIR` loads.
+
+use std::path::Path;
+
+use rewardedit_models::pipeline::{self, EditSettings, ImageSpace, PromptEncoder, SpaceKind};
+
+use crate::editor::{Editor, EditorConfig};
+use crate::Result;
+
+/// The pipeline's editor made of (a copy of) `editor`'s weights.
+pub fn to_pipeline(editor: &Editor, config: &EditorConfig) -> Result<pipeline::Editor> {
+    let editor = editor.clone();
+    let cfg = pipeline::EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults: EditSettings::default() };
+    Ok(pipeline::Editor::new(
+        editor.unet,
+        config.unet.clone(),
+        PromptEncoder::World { encoder: editor.text_encoder, vocab: config.vocab.clone() },
+        ImageSpace::Pixel,
+        config.noise.clone(),
+        cfg,
+    )?)
+}
+
+/// Writes `editor` as an editor folder at `dir`.
+pub fn save_editor(editor: &Editor, config: &EditorConfig, dir: &Path) -> Result<()> {
+    to_pipeline(editor, config)?.save(dir)?;
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The training loop of both stages (paper-notes.md, "Training (two stages)"): epsilon
+//! prediction with the DDPM schedule, InstructPix2Pix's input `concat(noisy edited, source)`,
+//! conditioning dropout inside the embedders, AdamW with warm-up and a schedule, gradient
+//! accumulation, global-norm clipping, an EMA of the weights; checkpoints, resume, metrics.
+//!
+//! Run folder:
+//! - `recipe.toml`: the resolved recipe;
+//! - `metrics.jsonl`: one [`StepMetrics`] line every `run.log_every` steps;
+//! - `checkpoints/step-NNNNNNNN/`: see [`crate::checkpoint`];
+//! - `validation/step-NNNNNNNN.png`: grids every `run.validate_every` steps (see
+//!   [`crate::validate`]);
+//! - `editor/`: the final EMA editor (see [`crate::export`]).
+//!
+//! Every random draw of step `t` (data, timesteps, noise, dropout) comes from generators seeded
+//! by (seed, t), so a resumed run reproduces an uninterrupted one exactly.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use rewardedit_core::Vocab;
+use rewardedit_models::schedulers::NoiseSchedule;
+use rewardedit_models::text::world::WorldTextConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, CheckpointState, CHECKPOINTS_DIR};
+use crate::clip::clip_global_norm;
+use crate::data::{images_tensor, Dataset, TrainExample};
+use crate::dropout;
+use crate::editor::{attach_reward, Editor, EditorConfig};
+use crate::ema;
+use crate::export::save_editor;
+use crate::metrics::{MetricsWriter, Stepped};
+use crate::recipe::{Init, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
+use crate::{Result, TrainError};
+
+pub const RECIPE_FILE: &str = "recipe.toml";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const EDITOR_DIR: &str = "editor";
+pub const VALIDATION_DIR: &str = "validation";
+/// Rows of a validation grid.
+pub const VALIDATION_ROWS: usize = 4;
+
+/// One metrics.jsonl line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Optimiser steps done (the line after the first step has step 1).
+    pub step: u64,
+    /// This step's loss (mean over its micro-batches).
+    pub loss: f32,
+    /// Mean loss over the steps since the previous line.
+    pub loss_avg: f32,
+    /// Learning rate of this step.
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Training examples per second since the previous line (0 right after a start).
+    pub samples_per_s: f64,
+}
+
+impl Stepped for StepMetrics {
+    fn step(&self) -> u64 {
+        self.step
+    }
+}
+
+/// What the caller is told as the run goes.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    /// Preparing: opening data, building the vocabulary, loading weights.
+    Preparing(String),
+    /// A newer checkpoint failed its check and was skipped.
+    SkippedCheckpoint(String),
+    /// Training starts at `start` of `steps`.
+    Start { start: u64, steps: u64, params: usize, effective_batch: usize },
+    /// A step finished; `metrics` on logging steps.
+    Step { step: u64, loss: f32, samples_per_s: f64, metrics: Option<StepMetrics> },
+    /// A checkpoint was written.
+    Checkpoint { step: u64, path: PathBuf },
+    /// A validation grid was written.
+    Validation { step: u64, path: PathBuf },
+}
+
+/// Options outside the recipe.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from the newest intact checkpoint of the run folder, if any.
+    pub resume: bool,
+    /// Stop after this many steps in this invocation (the schedule still spans `optim.steps`);
+    /// for tests and time-sliced runs.
+    pub stop_after: Option<u64>,
+}
+
+/// What [`train`] returns.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub step: u64,
+    /// Loss of every step run in this invocation, in order.
+    pub losses: Vec<f32>,
+    /// The exported EMA editor (after the last step of the schedule only).
+    pub editor_dir: Option<PathBuf>,
+}
+
+/// The optimiser of a recipe (AdamW; clipping is global, done before the step).
+pub fn optimizer(recipe: &TrainRecipe) -> ModuleOptimizer {
+    AdamWConfig::new().with_weight_decay(recipe.optim.weight_decay).init()
+}
+
+/// The editor a run starts from: its config and weights on `device`.
+pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<(EditorConfig, Editor)> {
+    let TextSpec::World { dim, layers, heads, max_tokens } = recipe.model.text.clone() else {
+        return Err(clip_unsupported());
+    };
+    let reward = (recipe.stage == Stage::Reward).then(|| recipe.model.reward.clone());
+    device.seed(recipe.optim.seed);
+    match &recipe.init {
+        Init::Scratch => {
+            events(TrainEvent::Preparing("building the vocabulary".into()));
+            let texts = data.vocab_texts()?;
+            let vocab = Vocab::build(texts.iter().map(String::as_str));
+            let unet = recipe.model.unet.clone().ok_or_else(|| TrainError::Config("model.unet is required from scratch".into()))?;
+            let text = WorldTextConfig { dim, layers, heads, max_tokens, vocab_size: vocab.size() };
+            let config = EditorConfig { unet, text, reward, vocab, noise: recipe.noise.clone() };
+            let editor = Editor::new(&config, device)?;
+            Ok((config, editor))
+        }
+        Init::Checkpoint { path, weights } => {
+            let dir = checkpoint::resolve(path)?;
+            events(TrainEvent::Preparing(format!("initialising from {}", dir.display())));
+            let base: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
+            let file = dir.join(match weights {
+                WeightsKind::Ema => checkpoint::EMA,
+                WeightsKind::Raw => checkpoint::MODEL,
+            });
+            let editor = Editor::new(&base, device)?.load_weights(&file)?;
+            let config = EditorConfig { noise: recipe.noise.clone(), ..base.clone() };
+            match (base.reward.is_some(), reward) {
+                (false, Some(r)) => Ok((config.with_reward(&r), attach_reward(editor, &config, &r))),
+                (true, Some(r)) => Ok((config.with_reward(&r), editor.with_null_dropout(r.null_dropout))),
+                (false, None) => Ok((config, editor)),
+                (true, None) => Err(TrainError::Config(format!(
+                    "{}: a stage-1 (instruct) run cannot start from a reward editor",
+                    dir.display()
+                ))),
+            }
+        }
+        Init::Editor { path } => Err(TrainError::Config(format!(
+            "init from the editor folder {}: loading editor folders comes with the sampling pipeline (not in this build); start from a checkpoint instead",
+            path.display()
+        ))),
+    }
+}
+
+fn clip_unsupported() -> TrainError {
+    TrainError::Config(
+        "SD 1.5 training (latent space, CLIP text encoder) needs the VAE and CLIP modules, which this build lacks; the recipe parses, but only pixel-space world editors train here".into(),
+    )
+}
+
+impl Editor {
+    /// Loads burn-pack weights saved by a checkpoint.
+    pub fn load_weights(self, path: &Path) -> Result<Self> {
+        self.try_load_file(path).map_err(|e| TrainError::format(path, e))
+    }
+
+    /// The same editor with its reward dropout set to `p`.
+    pub fn with_null_dropout(mut self, p: f64) -> Self {
+        if let Some(r) = self.unet.reward.as_mut() {
+            r.null_dropout = p;
+        }
+        self
+    }
+}
+
+/// The loss of one micro-batch: InstructPix2Pix's objective (paper section 3.2.1; DDPM
+/// epsilon prediction), straight through.
+pub fn micro_batch_loss(
+    model: &Editor,
+    config: &EditorConfig,
+    recipe: &TrainRecipe,
+    schedule: &NoiseSchedule,
+    batch: &[TrainExample],
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<Tensor<1>> {
+    let b = batch.len();
+    // 1. Data: the edited image is the diffusion target, the source the image condition.
+    let edited = images_tensor(&batch.iter().map(|e| &e.edited).collect::<Vec<_>>(), device);
+    let source = images_tensor(&batch.iter().map(|e| &e.source).collect::<Vec<_>>(), device);
+    let dims = edited.dims();
+    // 2. Timesteps uniform over the training schedule, Gaussian noise.
+    let ts: Vec<usize> = (0..b).map(|_| rng.random_range(0..schedule.num_train_timesteps())).collect();
+    let n: usize = dims.iter().product();
+    let noise: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+    let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), device);
+    // 3. Conditioning dropout, applied inside the embedders.
+    let drops = dropout::draw(&recipe.dropout, b, rng);
+    let prompts: Vec<&str> = batch.iter().map(|e| e.instruction.as_str()).collect();
+    let text = model.encode_prompts(&config.vocab, &prompts, &drops.text, device);
+    // 4. Forward diffusion of the target; the UNet reads it beside the source.
+    let noisy = schedule.add_noise(edited, noise.clone(), &ts);
+    let input = Editor::unet_input(noisy, source, &drops.image);
+    // 5. Stage 2: the data's rewards (scores + joined flaw text), or the null reward.
+    let reward = match recipe.stage {
+        Stage::Instruct => None,
+        Stage::Reward => {
+            let rewards = batch
+                .iter()
+                .map(|e| e.reward.as_ref().ok_or_else(|| TrainError::Data("stage 2 needs rewards on every example".into())))
+                .collect::<Result<Vec<_>>>()?;
+            let scores: Vec<[f32; 3]> = rewards.iter().map(|r| r.scores()).collect();
+            let texts: Vec<String> = rewards.iter().map(|r| r.joined_text()).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            model.reward_inputs(&config.vocab, &scores, &texts, &drops.reward_uniforms, device)
+        }
+    };
+    // 6. Predict the noise; mean squared error.
+    let t = Tensor::<1>::from_data(TensorData::new(ts.iter().map(|&t| t as f32).collect::<Vec<_>>(), [b]), device);
+    let pred = model.unet.forward(input, t, text.hidden, reward);
+    let diff = pred - noise;
+    Ok((diff.clone() * diff).mean())
+}
+
+/// The generator of draw `draw` (timesteps, noise, dropout); the data has its own.
+pub fn draw_rng(seed: u64, draw: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(draw);
+    rng
+}
+
+/// Trains `recipe` into `run_dir` on `device` (an autodiff device, e.g.
+/// `Device::flex().autodiff()`).
+pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<TrainOutcome> {
+    recipe.validate()?;
+    if recipe.model.space == Space::Latent || matches!(recipe.model.text, TextSpec::Clip) {
+        return Err(clip_unsupported());
+    }
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let recipe_path = run_dir.join(RECIPE_FILE);
+    let resolved = recipe.resolved_toml()?;
+    let ckpt_root = run_dir.join(CHECKPOINTS_DIR);
+    let resume_from = if options.resume {
+        let (found, skipped) = checkpoint::latest_intact(&ckpt_root);
+        for s in skipped {
+            events(TrainEvent::SkippedCheckpoint(s));
+        }
+        found
+    } else {
+        None
+    };
+    if resume_from.is_some() {
+        // A resumed run must continue the same recipe, or its loss curve means nothing.
+        let previous = std::fs::read_to_string(&recipe_path).map_err(|e| TrainError::io(&recipe_path, e))?;
+        if previous != resolved {
+            return Err(TrainError::Config(format!("{} differs from the recipe given: resume needs the same recipe", recipe_path.display())));
+        }
+    } else if !options.resume && ckpt_root.exists() && !checkpoint::list(&ckpt_root).is_empty() {
+        return Err(TrainError::Config(format!("{} already holds checkpoints: pass --resume, or choose another --out", run_dir.display())));
+    }
+    std::fs::write(&recipe_path, &resolved).map_err(|e| TrainError::io(&recipe_path, e))?;
+
+    events(TrainEvent::Preparing(format!("opening the data ({})", crate::data::describe(&recipe.data))));
+    let data = Dataset::open(&recipe.data, recipe.model.resolution)?;
+    let o = &recipe.optim;
+    let (config, mut model, mut ema_model, mut optim, start) = match &resume_from {
+        Some((step, dir)) => {
+            events(TrainEvent::Preparing(format!("resuming from {}", dir.display())));
+            let config: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
+            let model = Editor::new(&config, device)?.load_weights(&dir.join(checkpoint::MODEL))?;
+            let ema_model = Editor::new(&config, device)?.valid().load_weights(&dir.join(checkpoint::EMA))?;
+            let optim = optimizer(recipe).load(dir.join(checkpoint::OPTIM)).map_err(|e| TrainError::format(dir.join(checkpoint::OPTIM), e))?;
+            (config, model, ema_model, optim, *step)
+        }
+        None => {
+            let (config, model) = initial_editor(recipe, &data, device, events)?;
+            let ema_model = model.valid();
+            (config, model, ema_model, optimizer(recipe), 0)
+        }
+    };
+    let schedule = NoiseSchedule::new(&recipe.noise);
+    let mut metrics = MetricsWriter::open::<StepMetrics>(&run_dir.join(METRICS_FILE), start)?;
+    let accum = o.grad_accum as u64;
+    let end = options.stop_after.map_or(o.steps, |k| (start + k).min(o.steps));
+    events(TrainEvent::Start { start, steps: o.steps, params: model.num_params(), effective_batch: recipe.effective_batch() });
+
+    // Fixed validation triplets: one draw of the training distribution, apart from the
+    // training draws (another generator), the same at every grid.
+    let validation = if recipe.run.validate_every > 0 { data.batch(o.seed ^ 0x7661_6c69, 0, VALIDATION_ROWS)? } else { Vec::new() };
+    let mut losses = Vec::new();
+    let mut window = (Instant::now(), start, 0.0f64);
+    for step in start..end {
+        let lr = o.lr_at(step);
+        let mut accumulator = GradientsAccumulator::<Editor>::new();
+        let mut step_loss = 0.0f32;
+        for micro in 0..accum {
+            let draw = step * accum + micro;
+            let batch = data.batch(o.seed, draw, o.batch_size)?;
+            let mut rng = draw_rng(o.seed, draw);
+            let loss = micro_batch_loss(&model, &config, recipe, &schedule, &batch, &mut rng, device)?;
+            step_loss += loss.clone().into_scalar::<f32>() / accum as f32;
+            let grads = GradientsParams::from_grads((loss / accum as f32).backward(), &model);
+            accumulator.accumulate(&model, grads);
+        }
+        if !step_loss.is_finite() {
+            return Err(TrainError::Diverged { step: step + 1, loss: step_loss });
+        }
+        let mut grads = accumulator.grads();
+        let grad_norm = clip_global_norm(&model, &mut grads, o.grad_clip as f64);
+        model = optim.step(lr, model, grads);
+        ema_model = ema::update(ema_model, &model, ema::decay_at(o.ema_decay, step));
+        losses.push(step_loss);
+        window.2 += step_loss as f64;
+
+        let done = step + 1;
+        let elapsed = window.0.elapsed().as_secs_f64();
+        let samples_per_s = (done - window.1) as f64 * recipe.effective_batch() as f64 / elapsed.max(1e-9);
+        let line = (done % recipe.run.log_every == 0 || done == end).then(|| {
+            let m = StepMetrics {
+                step: done,
+                loss: step_loss,
+                loss_avg: (window.2 / (done - window.1) as f64) as f32,
+                lr,
+                grad_norm,
+                samples_per_s,
+            };
+            window = (Instant::now(), done, 0.0);
+            m
+        });
+        if let Some(m) = &line {
+            metrics.write(m)?;
+        }
+        events(TrainEvent::Step { step: done, loss: step_loss, samples_per_s, metrics: line });
+        if done % recipe.run.checkpoint_every == 0 || done == end {
+            let path = checkpoint::save(&ckpt_root, done, recipe.run.keep_checkpoints, |tmp| {
+                checkpoint::write_json(&tmp.join(checkpoint::CONFIG), &config)?;
+                model.clone().save_file(tmp.join(checkpoint::MODEL)).map_err(|e| TrainError::format(tmp.join(checkpoint::MODEL), e))?;
+                ema_model.clone().save_file(tmp.join(checkpoint::EMA)).map_err(|e| TrainError::format(tmp.join(checkpoint::EMA), e))?;
+                optim.save(tmp.join(checkpoint::OPTIM)).map_err(|e| TrainError::format(tmp.join(checkpoint::OPTIM), e))?;
+                checkpoint::write_json(&tmp.join(checkpoint::STATE), &CheckpointState { step: done, loss: step_loss })
+            })?;
+            events(TrainEvent::Checkpoint { step: done, path });
+        }
+        if recipe.run.validate_every > 0 && (done % recipe.run.validate_every == 0 || done == o.steps) {
+            let path = run_dir.join(VALIDATION_DIR).join(format!("{}.png", checkpoint::step_dir_name(done)));
+            crate::validate::write_grid(&ema_model, &config, &validation, &path)?;
+            events(TrainEvent::Validation { step: done, path });
+        }
+    }
+
+    let editor_dir = if end == o.steps {
+        let dir = run_dir.join(EDITOR_DIR);
+        save_editor(&ema_model, &config, &dir)?;
+        Some(dir)
+    } else {
+        None
+    };
+    Ok(TrainOutcome { step: end, losses, editor_dir })
+}

@@ -1,0 +1,274 @@
+//! Micro runs of both stages (tiny UNet, 16 px world): the objective lowers the loss, a resumed
+//! run reproduces an uninterrupted one, dropout rates match the recipe, zero-initialised reward
+//! modules leave a stage-1 editor's predictions unchanged, a damaged checkpoint is skipped, and
+//! every train recipe in recipes/ parses.
+
+use std::path::Path;
+
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rewardedit_models::schedulers::NoiseSchedule;
+use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs};
+use rewardedit_train::checkpoint::{self, CHECKPOINTS_DIR};
+use rewardedit_train::data::Dataset;
+use rewardedit_train::editor::{attach_reward, Editor};
+use rewardedit_train::metrics;
+use rewardedit_train::recipe::{DropoutConfig, Init, Stage, TrainRecipe, WeightsKind};
+use rewardedit_train::trainer::{draw_rng, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
+use rewardedit_train::{dropout, train, TrainOptions};
+
+const MICRO: &str = r#"
+stage = "instruct"
+[model]
+resolution = 16
+[model.unet]
+in_channels = 6
+out_channels = 3
+block_out_channels = [8, 16]
+layers_per_block = 1
+down_block_types = ["DownBlock2D", "CrossAttnDownBlock2D"]
+up_block_types = ["CrossAttnUpBlock2D", "UpBlock2D"]
+attention_head_dim = 2
+cross_attention_dim = 16
+norm_num_groups = 4
+[model.text]
+kind = "world"
+dim = 16
+layers = 1
+heads = 2
+max_tokens = 32
+[model.reward]
+zero_init = true
+null_dropout = 0.1
+[data]
+kind = "world"
+seed = 3
+n = 64
+vocab_samples = 64
+[data.world]
+size = 16
+clean_fraction = 0.5
+[data.world.judge_noise]
+score_sd = 0.5
+flip_probability = 0.1
+bias = [0.3, 0.0, -0.2]
+[optim]
+seed = 7
+steps = 6
+batch_size = 4
+grad_accum = 2
+lr = 2e-3
+warmup_steps = 2
+[noise]
+beta_start = 0.0001
+beta_end = 0.02
+beta_schedule = "linear"
+[run]
+log_every = 1
+checkpoint_every = 2
+keep_checkpoints = 3
+"#;
+
+/// burn's weight initialisers draw from the device's one global generator, which `device.seed`
+/// resets: tests that build models run one at a time so their initial weights are reproducible.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn micro() -> TrainRecipe {
+    TrainRecipe::from_toml(MICRO).unwrap()
+}
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// Trains on one fixed batch and one fixed draw of noise/timesteps; the loss on it must fall.
+fn fixed_batch_loss_falls(recipe: &TrainRecipe) {
+    let device = device();
+    let data = Dataset::open(&recipe.data, recipe.model.resolution).unwrap();
+    let (config, mut model) = initial_editor(recipe, &data, &device, &mut |_| {}).unwrap();
+    let schedule = NoiseSchedule::new(&recipe.noise);
+    let batch = data.batch(recipe.optim.seed, 0, 8).unwrap();
+    let loss_of = |m: &Editor| {
+        micro_batch_loss(m, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
+    };
+    let before = loss_of(&model);
+    let mut optim = optimizer(recipe);
+    for _ in 0..25 {
+        let loss = micro_batch_loss(&model, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(2e-3, model, grads);
+    }
+    let after = loss_of(&model);
+    assert!(after < 0.7 * before, "{:?}: loss {before} -> {after}", recipe.stage);
+}
+
+#[test]
+fn stage_1_lowers_the_loss_on_a_fixed_batch() {
+    let _serial = serial();
+    let mut r = micro();
+    r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
+    fixed_batch_loss_falls(&r);
+}
+
+#[test]
+fn stage_2_lowers_the_loss_on_a_fixed_batch() {
+    let _serial = serial();
+    let mut r = micro();
+    r.stage = Stage::Reward;
+    r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
+    r.model.reward.null_dropout = 0.0;
+    r.model.reward.zero_init = false;
+    fixed_batch_loss_falls(&r);
+}
+
+fn losses(run: &Path) -> Vec<(u64, f32)> {
+    metrics::read::<StepMetrics>(&run.join(METRICS_FILE)).unwrap().into_iter().map(|m| (m.step, m.loss)).collect()
+}
+
+fn assert_same_curve(a: &[(u64, f32)], b: &[(u64, f32)]) {
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for ((sa, la), (sb, lb)) in a.iter().zip(b) {
+        assert_eq!(sa, sb);
+        assert!((la - lb).abs() <= 1e-5 * la.abs().max(1.0), "step {sa}: {la} vs {lb}");
+    }
+}
+
+#[test]
+fn resume_reproduces_the_uninterrupted_loss_curve_and_skips_a_damaged_checkpoint() {
+    let _serial = serial();
+    let recipe = micro();
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let out = train(&recipe, &whole, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    assert_eq!(out.step, 6);
+    // The exported EMA editor is a folder the sampling pipeline loads.
+    let editor = rewardedit_models::pipeline::Editor::load(out.editor_dir.unwrap(), &Device::flex()).unwrap();
+    assert!(!editor.has_reward());
+
+    // Killed after step 5: checkpoints at 2 and 4 survive (the step-5 one is what a kill
+    // during its write leaves: nothing, here a damaged folder).
+    let cut = tmp.path().join("cut");
+    train(&recipe, &cut, &TrainOptions { resume: false, stop_after: Some(5) }, &device(), &mut |_| {}).unwrap();
+    let ckpts = cut.join(CHECKPOINTS_DIR);
+    let newest = ckpts.join(checkpoint::step_dir_name(5));
+    assert!(newest.exists());
+    let model = newest.join(checkpoint::MODEL);
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let (found, skipped) = checkpoint::latest_intact(&ckpts);
+    assert_eq!(found.unwrap().0, 4, "the damaged step-5 checkpoint must be skipped");
+    assert_eq!(skipped.len(), 1);
+
+    let mut events = Vec::new();
+    let resumed = train(&recipe, &cut, &TrainOptions { resume: true, stop_after: None }, &device(), &mut |e| events.push(format!("{e:?}"))).unwrap();
+    assert_eq!(resumed.step, 6);
+    assert!(events.iter().any(|e| e.contains("SkippedCheckpoint")), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("Start { start: 4")), "{events:?}");
+    assert_same_curve(&losses(&whole), &losses(&cut));
+    // Rotation kept at most keep_checkpoints.
+    assert!(checkpoint::list(&ckpts).len() <= 3);
+}
+
+#[test]
+fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let s1 = tmp.path().join("s1");
+    let mut r1 = micro();
+    r1.optim.steps = 2;
+    train(&r1, &s1, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let mut r2 = micro();
+    r2.stage = Stage::Reward;
+    r2.optim.steps = 2;
+    r2.init = Init::Checkpoint { path: s1.clone(), weights: WeightsKind::Raw };
+    r2.run.validate_every = 2;
+    let out = train(&r2, &tmp.path().join("s2"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    assert_eq!(out.losses.len(), 2);
+    // source | target | null-reward edit | 5,5,5 edit, four rows.
+    let grid = image::open(tmp.path().join("s2/validation/step-00000002.png")).unwrap();
+    assert!(grid.width() > 4 * 16 && grid.height() > 4 * 16, "{}x{}", grid.width(), grid.height());
+    let editor = rewardedit_models::pipeline::Editor::load(out.editor_dir.unwrap(), &Device::flex()).unwrap();
+    assert!(editor.has_reward());
+    assert!(out.losses.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn zero_initialised_reward_modules_reproduce_stage_1_at_step_0() {
+    let _serial = serial();
+    let recipe = micro();
+    let device = Device::flex();
+    let data = Dataset::open(&recipe.data, recipe.model.resolution).unwrap();
+    let (config, editor) = initial_editor(&recipe, &data, &device, &mut |_| {}).unwrap();
+    let n = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([3, 6, 16, 16], n, &device);
+    let t = Tensor::<1>::from_floats([10.0, 500.0, 990.0], &device);
+    let text = editor.text_encoder.encode(&config.vocab, &["make the circle red", "remove the square", ""], &device);
+    let before = editor.unet.forward(x.clone(), t.clone(), text.hidden.clone(), None);
+
+    let reward = RewardConditioningConfig { zero_init: true, null_dropout: 0.0 };
+    let staged = attach_reward(editor, &config, &reward);
+    let rewards = RewardInputs {
+        scores: Tensor::from_floats([[5.0, 5.0, 5.0], [1.0, 2.5, 4.0], [0.0, 0.0, 0.0]], &device),
+        pooled_text: Tensor::random([3, 16], n, &device),
+        null: None,
+    };
+    let with_rewards = staged.unet.forward(x.clone(), t.clone(), text.hidden.clone(), Some(rewards));
+    let with_null = staged.unet.forward(x, t, text.hidden, None);
+    for after in [with_rewards, with_null] {
+        let diff = (after - before.clone()).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-6, "zero-init reward modules changed the prediction by {diff}");
+    }
+}
+
+#[test]
+fn observed_dropout_rates_match_the_recipe() {
+    let _serial = serial();
+    let cfg = DropoutConfig { text: 0.10, image: 0.10, both: 0.05 };
+    let n = 100_000;
+    let d = dropout::draw(&cfg, n, &mut ChaCha8Rng::seed_from_u64(1));
+    let rate = |v: &[bool]| v.iter().filter(|x| **x).count() as f64 / n as f64;
+    let both: Vec<bool> = d.text.iter().zip(&d.image).map(|(a, b)| *a && *b).collect();
+    assert!((rate(&d.text) - 0.10).abs() < 0.005, "text {}", rate(&d.text));
+    assert!((rate(&d.image) - 0.10).abs() < 0.005, "image {}", rate(&d.image));
+    assert!((rate(&both) - 0.05).abs() < 0.005, "both {}", rate(&both));
+
+    // The reward embedder's null rows, fed the same draws.
+    let device = Device::flex();
+    let mut r = micro();
+    r.stage = Stage::Reward;
+    r.model.reward.null_dropout = 0.2;
+    let data = Dataset::open(&r.data, 16).unwrap();
+    let (_, editor) = initial_editor(&r, &data, &device, &mut |_| {}).unwrap();
+    let module = editor.unet.reward.as_ref().unwrap();
+    let inputs = RewardInputs { scores: Tensor::zeros([n, 3], &device), pooled_text: Tensor::zeros([n, 16], &device), null: None };
+    let u = Tensor::<1>::from_data(TensorData::new(d.reward_uniforms, [n]), &device);
+    let null = module.drop_rewards_with(inputs, u).null.unwrap();
+    let observed = null.int().sum().into_scalar::<i64>() as f64 / n as f64;
+    assert!((observed - 0.2).abs() < 0.005, "null reward rate {observed}");
+}
+
+#[test]
+fn every_train_recipe_parses() {
+    let _serial = serial();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path.extension().is_some_and(|e| e == "toml") && text.lines().any(|l| l.trim_start().starts_with("stage =")) {
+            let recipe = TrainRecipe::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            recipe.resolved_toml().unwrap();
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected the three teacher recipes, found {n}");
+}
+
