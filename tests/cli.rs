@@ -232,12 +232,12 @@ fn eval_world_noop_resumes_and_parity_passes_against_itself_and_fails_for_a_wors
 }
 
 #[test]
-fn eval_refuses_editor_folders_until_the_pipeline_lands_and_the_oracle_on_real_edit() {
+fn eval_bad_input_a_folder_that_is_no_editor_the_oracle_on_real_edit_bad_rewards() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let out = p(&run);
     let err = bad_input(&["eval", "--benchmark", "world", "--editor", p(dir.path()), "--scorer", "oracle", "--out", out]);
-    assert!(err.contains("editor folders need the pipeline (not merged yet)"), "{err}");
+    assert!(err.contains("cannot load the editor folder"), "{err}");
     let err = bad_input(&["eval", "--benchmark", "real-edit", "--editor", "noop", "--scorer", "oracle", "--out", out]);
     assert!(err.contains("world items only"), "{err}");
     let err = bad_input(&["eval", "--benchmark", "world", "--editor", "noop", "--scorer", "oracle", "--rewards", "5,9,5", "--out", out]);
@@ -255,6 +255,16 @@ fn parity_scorer_rescores_a_world_run_with_the_committed_student() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("spearman") && stdout.contains("verdict_agreement"), "{stdout}");
     assert!(stdout.contains("14 items compared"), "{stdout}");
+}
+
+#[test]
+fn eval_runs_an_editor_folder_on_the_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let run = dir.path().join("run");
+    let said = ok(&["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--steps", "2", "--limit", "7", "--out", p(&run)]);
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["n"].as_u64(), summary["failed"].as_u64()), (Some(7), Some(0)), "{said}");
 }
 
 /// A tiny random world editor folder made by `model init`.
