@@ -305,6 +305,8 @@ def make_schedulers():
     trace("euler_a_leading", EulerAncestralDiscreteScheduler(**SCHEDULE, timestep_spacing="leading"), 7, shape, out, 2)
     trace("ddim", DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False), 10, shape, out, 3, eta=0.0)
     trace("ddim_eta1", DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False), 8, shape, out, 4, eta=1.0)
+    # Pixel-space editors clamp the predicted clean image (random outputs make the clamp bite).
+    trace("ddim_clip", DDIMScheduler(**SCHEDULE, clip_sample=True, set_alpha_to_one=False), 10, shape, out, 8, eta=0.0)
     trace("dpmpp_2m", DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2), 10, shape, out, 5)
     trace("dpmpp_2m_30", DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2), 30, shape, out, 6)
 

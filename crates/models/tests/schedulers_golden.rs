@@ -58,6 +58,12 @@ fn ddim_matches_diffusers() {
 }
 
 #[test]
+fn ddim_with_clip_sample_matches_diffusers() {
+    let cfg = NoiseScheduleConfig { clip_sample: true, ..Default::default() };
+    check_trace("ddim_clip", &mut DDIMScheduler::new(&cfg, 0.0), 10);
+}
+
+#[test]
 fn ddim_with_eta_one_uses_the_given_noise_like_diffusers() {
     check_trace("ddim_eta1", &mut DDIMScheduler::new(&NoiseScheduleConfig::default(), 1.0), 8);
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use rewardedit_models::pipeline::{self, EditSettings, ImageSpace, PromptEncoder, SpaceKind};
+use rewardedit_models::schedulers::SchedulerKind;
 
 use crate::editor::{Editor, EditorConfig};
 use crate::Result;
@@ -12,7 +13,12 @@ use crate::Result;
 /// The pipeline's editor made of (a copy of) `editor`'s weights.
 pub fn to_pipeline(editor: &Editor, config: &EditorConfig) -> Result<pipeline::Editor> {
     let editor = editor.clone();
-    let cfg = pipeline::EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults: EditSettings::default() };
+    // Only DDIM reads `clip_sample`; a pixel-space editor trained with it samples with DDIM.
+    let mut defaults = EditSettings::default();
+    if config.noise.clip_sample {
+        defaults.scheduler = SchedulerKind::Ddim;
+    }
+    let cfg = pipeline::EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults };
     Ok(pipeline::Editor::new(
         editor.unet,
         config.unet.clone(),

@@ -1,5 +1,5 @@
-//! diffusers' `DDIMScheduler` (Song et al. 2021, eq. 12; epsilon prediction, no clipping,
-//! `set_alpha_to_one = false` as Stable Diffusion).
+//! diffusers' `DDIMScheduler` (Song et al. 2021, eq. 12; epsilon prediction,
+//! `set_alpha_to_one = false` as Stable Diffusion), with its optional `clip_sample`.
 
 use burn::prelude::*;
 
@@ -56,9 +56,17 @@ impl Scheduler for DDIMScheduler {
         let variance = (1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev);
         let std = self.eta * variance.sqrt();
         // x0 = (x - sqrt(1 - a_t) eps) / sqrt(a_t); x' = sqrt(a_prev) x0 + sqrt(1 - a_prev - std^2) eps.
-        let c_x = (a_prev / a_t).sqrt();
-        let c_eps = (1.0 - a_prev - std * std).sqrt() - (a_prev * (1.0 - a_t) / a_t).sqrt();
-        let prev = axpby(c_x, sample, c_eps, eps);
+        let config = &self.schedule.config;
+        let prev = if config.clip_sample {
+            // diffusers (use_clipped_model_output = false): clamp x0, keep the model's epsilon.
+            let r = config.clip_sample_range;
+            let x0 = axpby(1.0 / a_t.sqrt(), sample, -((1.0 - a_t) / a_t).sqrt(), eps.clone()).clamp(-r, r);
+            axpby(a_prev.sqrt(), x0, (1.0 - a_prev - std * std).sqrt(), eps)
+        } else {
+            let c_x = (a_prev / a_t).sqrt();
+            let c_eps = (1.0 - a_prev - std * std).sqrt() - (a_prev * (1.0 - a_t) / a_t).sqrt();
+            axpby(c_x, sample, c_eps, eps)
+        };
         if std == 0.0 {
             return Ok(prev);
         }

@@ -65,7 +65,18 @@ pub struct NoiseScheduleConfig {
     /// Must be null: explicit beta lists are not read.
     #[serde(default)]
     pub trained_betas: Option<Vec<f64>>,
+    /// DDIM clamps its predicted clean sample to `[-clip_sample_range, clip_sample_range]`
+    /// each step (diffusers' `clip_sample`). Off for latent space (SD 1.5's config sets false);
+    /// pixel-space editors want it: at the noisiest steps a small epsilon error is a huge
+    /// error in the implied image, and the clamp keeps the sampler on the data's range.
+    #[serde(default)]
+    pub clip_sample: bool,
+    /// Bound of `clip_sample` (images in [-1, 1]: 1).
+    #[serde(default = "d_clip_range")]
+    pub clip_sample_range: f64,
 }
+
+fn d_clip_range() -> f64 { 1.0 }
 
 fn d_epsilon() -> String { "epsilon".into() }
 
@@ -94,6 +105,9 @@ impl NoiseScheduleConfig {
         }
         if self.prediction_type != "epsilon" {
             return bad(format!("prediction_type {:?} is not supported (only epsilon)", self.prediction_type));
+        }
+        if !(self.clip_sample_range.is_finite() && self.clip_sample_range > 0.0) {
+            return bad(format!("clip_sample_range = {} must be a finite number > 0", self.clip_sample_range));
         }
         if self.trained_betas.is_some() {
             return bad("trained_betas is not supported".into());
