@@ -67,7 +67,13 @@ fn tokenizer_matches_transformers_clip_tokenizer() {
 fn tokenizer_json_gives_the_same_ids() {
     // A folder with transformers' fast-tokenizer file instead of vocab.json + merges.txt.
     let dir = TempDir::new("tok-json");
-    dir.copy(&golden("clip_tiny_tokenizer.json"), "tokenizer.json");
+    // With padding and truncation settings of its own, which must not change our framing.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden("clip_tiny_tokenizer.json")).unwrap()).unwrap();
+    json["padding"] = serde_json::json!({"strategy": {"Fixed": 10}, "direction": "Right", "pad_to_multiple_of": null,
+        "pad_id": 0, "pad_type_id": 0, "pad_token": "!"});
+    json["truncation"] = serde_json::json!({"direction": "Right", "max_length": 5, "strategy": "LongestFirst", "stride": 0});
+    dir.write("tokenizer.json", json.to_string().as_bytes());
     dir.copy(&golden("ip2p_tiny/tokenizer/tokenizer_config.json"), "tokenizer_config.json");
     let from_json = ClipTokenizer::from_dir(&dir.0).unwrap();
     let from_bpe = load_tokenizer_dir(golden("ip2p_tiny")).unwrap();

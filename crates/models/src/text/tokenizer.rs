@@ -83,6 +83,9 @@ impl ClipTokenizer {
         } else {
             clip_bpe(dir, &unk)?
         };
+        // We frame, truncate and pad ourselves; a tokenizer.json may carry its own settings.
+        inner.with_truncation(None).map_err(|e| tokenizer_err(dir, e.to_string()))?;
+        inner.with_padding(None);
         inner
             .add_special_tokens([AddedToken::from(bos.clone(), true), AddedToken::from(eos.clone(), true)])
             .map_err(|e| tokenizer_err(dir, e.to_string()))?;
