@@ -71,6 +71,9 @@ impl Editor for DiffusionEditor {
         if let Some(steps) = input.settings.steps {
             settings.steps = steps as usize;
         }
+        if input.settings.max_side.is_some() {
+            settings.max_side = input.settings.max_side;
+        }
         settings.seed = input.seed;
         let request = EditRequest { image: input.source.clone(), instruction: input.instruction.to_string(), reward };
         let mut out = edit(&pipeline, std::slice::from_ref(&request), &settings, &mut |_, _| {}).map_err(|e| match e {

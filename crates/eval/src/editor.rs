@@ -62,6 +62,10 @@ pub struct EditSettings {
     pub rewards: RewardRequest,
     /// Sampling steps (the paper: 30 Euler-Ancestral steps); ignored by editors that do not sample.
     pub steps: Option<u32>,
+    /// Longest side the editor works at, px (larger sources are scaled down for the edit and
+    /// back after); `None`: the editor's own default.
+    #[serde(default)]
+    pub max_side: Option<u32>,
 }
 
 /// One edit to perform.

@@ -206,9 +206,8 @@ fn parity_passes_against_itself_and_fails_for_a_clearly_worse_run() {
     assert!(worse.table().contains("FAIL"));
 }
 
-#[test]
-fn world_quick_run_with_a_tiny_diffusion_editor_folder() {
-    // A random-weight reward editor saved as a folder, opened the way `--editor DIR` opens it.
+/// A random-weight reward editor saved as a folder in `dir`, opened the way `--editor DIR` opens it.
+fn tiny_editor(dir: &Path) -> Box<dyn Editor> {
     let device = burn::tensor::Device::flex();
     let vocab = rewardedit_core::Vocab::build(["make the red circle blue", "remove the star"]);
     let reward = rewardedit_models::unet::RewardConditioningConfig::default();
@@ -219,9 +218,14 @@ fn world_quick_run_with_a_tiny_diffusion_editor_folder() {
         &device,
     )
     .unwrap();
+    tiny.save(dir.join("editor")).unwrap();
+    rewardedit_eval::open_editor_dir(&dir.join("editor"), &device).unwrap()
+}
+
+#[test]
+fn world_quick_run_with_a_tiny_diffusion_editor_folder() {
     let dir = tempfile::tempdir().unwrap();
-    tiny.save(dir.path().join("editor")).unwrap();
-    let editor = rewardedit_eval::open_editor_dir(&dir.path().join("editor"), &device).unwrap();
+    let editor = tiny_editor(dir.path());
     assert!(editor.describe().contains("pixel space"), "{}", editor.describe());
     let mut options = quick(7);
     options.settings.steps = Some(2);
@@ -260,4 +264,25 @@ fn real_edit_quick_run_with_noop_and_the_student_scorer() {
     assert!(records[0].id.contains(".jpeg#"));
     // A run of the whole benchmark lists 560 items.
     assert_eq!(bench.items(None).unwrap().len(), 560);
+}
+
+#[test]
+fn real_edit_quick_run_with_a_tiny_editor_at_a_bounded_size() {
+    let student_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/student-scorer");
+    let student = rewardedit_scorer::StudentScorer::load(&student_dir, rewardedit_scorer::Precision::Fp32, &burn::tensor::Device::flex()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let editor = tiny_editor(dir.path());
+    let bench = Benchmark::RealEdit { dir: real_edit_dir() };
+    let mut options = quick(7);
+    // Photos are edited at 48 px on the long side (a full-size photo would take minutes) and
+    // come back at their own size.
+    options.settings.steps = Some(1);
+    options.settings.max_side = Some(48);
+    let out = run_eval(&bench, editor.as_ref(), &student, &options, &dir.path().join("run"), &mut ()).unwrap();
+    assert_eq!((out.summary.n, out.summary.failed), (7, 0));
+    for r in read_records(&dir.path().join("run"), false).unwrap() {
+        let edited = image::open(dir.path().join("run").join(r.edited.as_ref().unwrap())).unwrap();
+        let source = rewardedit_core::image_io::load_rgb(&r.source).unwrap();
+        assert_eq!((edited.width(), edited.height()), (source.width(), source.height()), "{}", r.id);
+    }
 }

@@ -54,7 +54,7 @@ fn the_whole_tiny_instruct_pix2pix_edit_matches_diffusers() {
     assert_eq!(editor.resolution_multiple(), 4, "VAE x2, UNet x2");
     // The run used DDIM with its own config (leading spacing); the folder's is Euler-A's.
     editor.schedule = NoiseScheduleConfig::from_file(golden("ip2p_edit_scheduler.json")).unwrap();
-    let settings = EditSettings { steps: 3, text_cfg: 7.5, image_cfg: 1.5, reward_cfg: 1.0, seed: 0, scheduler: SchedulerKind::Ddim };
+    let settings = EditSettings { steps: 3, text_cfg: 7.5, image_cfg: 1.5, reward_cfg: 1.0, seed: 0, scheduler: SchedulerKind::Ddim, max_side: None };
 
     let source = g.tensor::<4>("image", &device) * 2.0 - 1.0;
     assert_close("image latents", &to_vec(editor.space.condition(source.clone())), &g.vec("image_latents"), 1e-4);

@@ -50,6 +50,10 @@ pub struct Args {
     /// Seed of the noise.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Longest side the model edits at, px: a larger image is scaled down for the edit and the
+    /// result back to the input's size (default: the model's own, else the image's size).
+    #[arg(long)]
+    pub max_side: Option<u32>,
     /// Sampler: euler-a, ddim, dpm++.
     #[arg(long)]
     pub scheduler: Option<String>,
@@ -100,6 +104,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     settings.image_cfg = args.image_cfg.unwrap_or(settings.image_cfg);
     settings.reward_cfg = args.reward_cfg.unwrap_or(settings.reward_cfg);
     settings.seed = args.seed.unwrap_or(settings.seed);
+    settings.max_side = args.max_side.or(settings.max_side);
     settings.scheduler = scheduler.unwrap_or(settings.scheduler);
     settings.validate().bad_input()?;
 

@@ -52,6 +52,10 @@ pub struct Args {
     /// Sampling steps (default: the editor's own).
     #[arg(long)]
     pub steps: Option<u32>,
+    /// Longest side the editor works at, px: larger sources are scaled down for the edit and
+    /// the result back to the source's size (default: the editor's own; SD 1.5 editors: 512).
+    #[arg(long)]
+    pub max_side: Option<u32>,
     /// Only the first N items (a quick run); a later run without it continues the same folder.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -166,7 +170,7 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         (None, None) => RewardRequest::Default,
     };
     let options = RunOptions {
-        settings: EditSettings { rewards, steps: args.steps },
+        settings: EditSettings { rewards, steps: args.steps, max_side: args.max_side },
         seed: args.seed,
         limit: args.limit,
         concurrency: args.concurrency,

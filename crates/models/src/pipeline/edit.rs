@@ -8,7 +8,7 @@
 
 use burn::prelude::*;
 use image::RgbImage;
-use rewardedit_core::image_io::{fit_to_multiple, resize_to};
+use rewardedit_core::image_io::{fit_to_multiple, resize_keep_aspect, resize_to};
 use rewardedit_core::reward::check_score;
 use rewardedit_core::{validate_instruction, RewardCondition};
 
@@ -40,7 +40,13 @@ pub fn edit(editor: &Editor, requests: &[EditRequest], settings: &EditSettings, 
     }
     let device = editor.device();
     let multiple = editor.resolution_multiple();
-    let fitted: Vec<RgbImage> = requests.iter().map(|r| fit_to_multiple(&r.image, multiple)).collect();
+    let fitted: Vec<RgbImage> = requests
+        .iter()
+        .map(|r| match settings.max_side {
+            Some(max) if r.image.width().max(r.image.height()) > max => resize_keep_aspect(&r.image, max, multiple),
+            _ => fit_to_multiple(&r.image, multiple),
+        })
+        .collect();
     // Same model size, same batch; groups in order of first appearance.
     let mut groups: Vec<((u32, u32), Vec<usize>)> = Vec::new();
     for (i, f) in fitted.iter().enumerate() {

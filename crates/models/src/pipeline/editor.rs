@@ -28,6 +28,11 @@ pub struct EditSettings {
     pub seed: u64,
     /// The sampler.
     pub scheduler: SchedulerKind,
+    /// Longest side the model edits at, px: a larger input is scaled down (aspect kept) for the
+    /// edit and the result scaled back to the input's size; `None` edits at the input's own size
+    /// (a 4000 px photo through an SD-size UNet takes hours on a CPU; the paper edits at 512).
+    #[serde(default)]
+    pub max_side: Option<u32>,
 }
 
 impl Default for EditSettings {
@@ -35,7 +40,7 @@ impl Default for EditSettings {
     /// text 7.5, image 1.5; no reward guidance.
     fn default() -> Self {
         let g = GuidanceScales::default();
-        Self { steps: 30, text_cfg: g.text, image_cfg: g.image, reward_cfg: g.reward, seed: 0, scheduler: SchedulerKind::EulerA }
+        Self { steps: 30, text_cfg: g.text, image_cfg: g.image, reward_cfg: g.reward, seed: 0, scheduler: SchedulerKind::EulerA, max_side: None }
     }
 }
 
@@ -46,6 +51,9 @@ impl EditSettings {
 
     /// Rejects settings no edit can run with, naming the field.
     pub fn validate(&self) -> Result<()> {
+        if self.max_side == Some(0) {
+            return Err(ModelError::InvalidInput("max_side must be at least 1 px".into()));
+        }
         if self.steps == 0 {
             return Err(ModelError::InvalidInput("steps must be at least 1".into()));
         }
