@@ -7,6 +7,7 @@ UNet2DConditionModel with 8 input channels, the same UNet with the authors' rewa
 Run by hand; see scripts/README.md.
 """
 import json
+import sys
 import math
 import os
 from pathlib import Path
@@ -307,6 +308,10 @@ def make_schedulers():
     trace("ddim_eta1", DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False), 8, shape, out, 4, eta=1.0)
     # Pixel-space editors clamp the predicted clean image (random outputs make the clamp bite).
     trace("ddim_clip", DDIMScheduler(**SCHEDULE, clip_sample=True, set_alpha_to_one=False), 10, shape, out, 8, eta=0.0)
+    # v-prediction (the world editors): the model output is v, converted at each step.
+    trace("euler_a_v", EulerAncestralDiscreteScheduler(**SCHEDULE, prediction_type="v_prediction"), 10, shape, out, 9)
+    trace("ddim_clip_v", DDIMScheduler(**SCHEDULE, clip_sample=True, set_alpha_to_one=False, prediction_type="v_prediction"), 10, shape, out, 10, eta=0.0)
+    trace("dpmpp_2m_v", DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2, prediction_type="v_prediction"), 10, shape, out, 11)
     trace("dpmpp_2m", DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2), 10, shape, out, 5)
     trace("dpmpp_2m_30", DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2), 30, shape, out, 6)
 
@@ -560,6 +565,9 @@ def make_ip2p_folder():
 if __name__ == "__main__":
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["schedulers"]:  # only the scheduler traces
+        make_schedulers()
+        sys.exit(0)
     make_unets()
     make_deep_unet()
     make_sd15_layout()

@@ -101,9 +101,9 @@ fn scheduler_config_is_read_from_the_folder() {
     let cfg = load_scheduler_config(&dir.0).unwrap();
     assert_eq!(cfg.beta_end, 0.02);
     assert_eq!(cfg.timestep_spacing, Some(rewardedit_models::schedulers::TimestepSpacing::Trailing));
-    std::fs::write(dir.0.join(SCHEDULER_CONFIG), r#"{"prediction_type": "sample"}"#).unwrap();
+    std::fs::write(dir.0.join(SCHEDULER_CONFIG), r#"{"prediction_type": "flow"}"#).unwrap();
     let err = load_scheduler_config(&dir.0).unwrap_err().to_string();
-    assert!(err.contains("scheduler_config.json") && err.contains("sample"), "{err}");
+    assert!(err.contains("scheduler_config.json") && err.contains("flow"), "{err}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use common::{assert_close, to_vec, Golden};
 use rewardedit_models::schedulers::{
     DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, NoiseSchedule, NoiseScheduleConfig,
-    Scheduler, TimestepSpacing,
+    PredictionType, Scheduler, TimestepSpacing,
 };
 
 const TOL: f64 = 1e-4;
@@ -25,8 +25,9 @@ fn check_trace(name: &str, scheduler: &mut dyn Scheduler, steps: usize) {
         let what = format!("{name} step {i}");
         let scaled = scheduler.scale_model_input(sample.clone(), i);
         let want_scaled: Tensor<4> = g.item(&key("scaled"), i, &device);
-        assert_close(&format!("{what} scaled input"), &to_vec(scaled), &to_vec(want_scaled), TOL);
-        let eps = g.item(&key("model_output"), i, &device);
+        assert_close(&format!("{what} scaled input"), &to_vec(scaled.clone()), &to_vec(want_scaled), TOL);
+        // The identity for epsilon models; v and x0 outputs become the implied noise.
+        let eps = scheduler.epsilon(g.item(&key("model_output"), i, &device), i, scaled);
         let noise = g.item(&key("noise"), i, &device);
         let prev = scheduler.step(eps, i, sample, Some(noise)).unwrap();
         let want: Tensor<4> = g.item(&key("prev"), i, &device);
@@ -61,6 +62,18 @@ fn ddim_matches_diffusers() {
 fn ddim_with_clip_sample_matches_diffusers() {
     let cfg = NoiseScheduleConfig { clip_sample: true, ..Default::default() };
     check_trace("ddim_clip", &mut DDIMScheduler::new(&cfg, 0.0), 10);
+}
+
+fn v_prediction() -> NoiseScheduleConfig {
+    NoiseScheduleConfig { prediction_type: PredictionType::VPrediction, ..Default::default() }
+}
+
+#[test]
+fn v_prediction_matches_diffusers_in_every_sampler() {
+    check_trace("euler_a_v", &mut EulerAncestralDiscreteScheduler::new(&v_prediction()), 10);
+    let clip = NoiseScheduleConfig { clip_sample: true, ..v_prediction() };
+    check_trace("ddim_clip_v", &mut DDIMScheduler::new(&clip, 0.0), 10);
+    check_trace("dpmpp_2m_v", &mut DPMSolverMultistepScheduler::new(&v_prediction()), 10);
 }
 
 #[test]

@@ -177,8 +177,8 @@ impl Editor {
     }
 }
 
-/// The loss of one micro-batch: InstructPix2Pix's objective (paper section 3.2.1; DDPM
-/// epsilon prediction), straight through.
+/// The loss of one micro-batch: InstructPix2Pix's objective (paper section 3.2.1; DDPM, with
+/// the schedule's prediction type), straight through.
 pub fn micro_batch_loss(
     model: &Editor,
     config: &EditorConfig,
@@ -203,7 +203,8 @@ pub fn micro_batch_loss(
     let prompts: Vec<&str> = batch.iter().map(|e| e.instruction.as_str()).collect();
     let text = model.encode_prompts(&config.vocab, &prompts, &drops.text, device);
     // 4. Forward diffusion of the target; the UNet reads it beside the source.
-    let noisy = schedule.add_noise(edited, noise.clone(), &ts);
+    let target = schedule.training_target(edited.clone(), noise.clone(), &ts);
+    let noisy = schedule.add_noise(edited, noise, &ts);
     let input = Editor::unet_input(noisy, source, &drops.image);
     // 5. Stage 2: the data's rewards (scores + joined flaw text), or the null reward.
     let reward = match recipe.stage {
@@ -219,10 +220,10 @@ pub fn micro_batch_loss(
             model.reward_inputs(&config.vocab, &scores, &texts, &drops.reward_uniforms, device)
         }
     };
-    // 6. Predict the noise; mean squared error.
+    // 6. Predict the schedule's target (noise, clean image or v); mean squared error.
     let t = Tensor::<1>::from_data(TensorData::new(ts.iter().map(|&t| t as f32).collect::<Vec<_>>(), [b]), device);
     let pred = model.unet.forward(input, t, text.hidden, reward);
-    let diff = pred - noise;
+    let diff = pred - target;
     Ok((diff.clone() * diff).mean())
 }
 

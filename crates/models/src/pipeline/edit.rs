@@ -150,11 +150,11 @@ pub fn denoise(
     };
     let mut x = initial * scheduler.init_noise_sigma();
     for (i, &t) in timesteps.iter().enumerate() {
-        let input = scheduler.scale_model_input(x.clone().repeat_dim(0, n), i);
-        let input = Tensor::cat(vec![input, image_rows.clone()], 1);
+        let scaled = scheduler.scale_model_input(x.clone(), i);
+        let input = Tensor::cat(vec![scaled.clone().repeat_dim(0, n), image_rows.clone()], 1);
         let t = Tensor::<1>::from_data(TensorData::new(vec![t as f32; n * b], [n * b]), &device);
-        let eps = editor.unet.forward(input, t, hidden_rows.clone(), reward_rows.clone());
-        let eps = guide(branches.split(eps), &scales);
+        let output = editor.unet.forward(input, t, hidden_rows.clone(), reward_rows.clone());
+        let eps = scheduler.epsilon(guide(branches.split(output), &scales), i, scaled);
         let step_noise = scheduler.needs_noise().then(|| noise.next(shape, &device));
         x = scheduler.step(eps, i, x, step_noise)?;
         progress(i + 1, timesteps.len());

@@ -44,6 +44,10 @@ impl Scheduler for DDIMScheduler {
         &self.timesteps
     }
 
+    fn alpha_cumprod(&self, i: usize) -> f64 {
+        self.alpha_at(self.timesteps[i] as i64)
+    }
+
     fn needs_noise(&self) -> bool {
         self.eta > 0.0
     }

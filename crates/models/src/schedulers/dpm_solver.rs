@@ -5,7 +5,7 @@
 use burn::prelude::*;
 
 use super::schedule::np_linspace;
-use super::{axpby, check_index, interp, NoiseSchedule, NoiseScheduleConfig, Scheduler, TimestepSpacing};
+use super::{alpha_of_sigma, axpby, check_index, interp, NoiseSchedule, NoiseScheduleConfig, Scheduler, TimestepSpacing};
 use crate::{ModelError, Result};
 
 #[derive(Debug, Clone)]
@@ -72,6 +72,10 @@ impl Scheduler for DPMSolverMultistepScheduler {
 
     fn timesteps(&self) -> &[f64] {
         &self.timesteps
+    }
+
+    fn alpha_cumprod(&self, i: usize) -> f64 {
+        alpha_of_sigma(self.sigmas[i])
     }
 
     fn needs_noise(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::{axpby, check_index, interp, NoiseSchedule, NoiseScheduleConfig, Scheduler, TimestepSpacing};
+use super::{alpha_of_sigma, axpby, check_index, interp, NoiseSchedule, NoiseScheduleConfig, Scheduler, TimestepSpacing};
 use crate::{ModelError, Result};
 
 #[derive(Debug, Clone)]
@@ -57,6 +57,10 @@ impl Scheduler for EulerAncestralDiscreteScheduler {
     fn scale_model_input(&self, sample: Tensor<4>, i: usize) -> Tensor<4> {
         let sigma = self.sigmas[i];
         sample / (sigma * sigma + 1.0).sqrt()
+    }
+
+    fn alpha_cumprod(&self, i: usize) -> f64 {
+        alpha_of_sigma(self.sigmas[i])
     }
 
     fn needs_noise(&self) -> bool {

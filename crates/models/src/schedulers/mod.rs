@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use ddim::DDIMScheduler;
 pub use dpm_solver::DPMSolverMultistepScheduler;
 pub use euler_ancestral::EulerAncestralDiscreteScheduler;
-pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, TimestepSpacing};
+pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, PredictionType, TimestepSpacing};
 
 use crate::Result;
 
@@ -32,6 +32,13 @@ pub trait Scheduler {
     /// Scales the sample before the UNet at step `i` (identity for DDIM / DPM-Solver).
     fn scale_model_input(&self, sample: Tensor<4>, _i: usize) -> Tensor<4> {
         sample
+    }
+    /// The cumulative alpha of the variance-preserving process at step `i`.
+    fn alpha_cumprod(&self, i: usize) -> f64;
+    /// The noise implied by the UNet's (guided) output at step `i`, whatever the schedule's
+    /// prediction type; `model_input` is [`scale_model_input`](Self::scale_model_input)'s result.
+    fn epsilon(&self, model_output: Tensor<4>, i: usize, model_input: Tensor<4>) -> Tensor<4> {
+        self.schedule().epsilon_from(model_output, model_input, self.alpha_cumprod(i))
     }
     /// Whether [`step`](Self::step) draws on the `noise` argument.
     fn needs_noise(&self) -> bool;
@@ -89,6 +96,11 @@ impl SchedulerKind {
             SchedulerKind::DpmPlusPlus => Box::new(DPMSolverMultistepScheduler::new(config)),
         }
     }
+}
+
+/// The cumulative alpha `1 / (sigma^2 + 1)` at Karras sigma `sigma`.
+pub(crate) fn alpha_of_sigma(sigma: f64) -> f64 {
+    1.0 / (sigma * sigma + 1.0)
 }
 
 /// `a * x + b * y`, the one tensor operation every step is made of.

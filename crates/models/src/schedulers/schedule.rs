@@ -37,6 +37,22 @@ fn d_end() -> f64 { 0.012 }
 fn d_sched() -> BetaSchedule { BetaSchedule::ScaledLinear }
 fn d_offset() -> usize { 1 }
 
+/// What the UNet predicts (diffusers' `prediction_type`). The samplers step on epsilon; the
+/// other two are converted at each step ([`NoiseSchedule::epsilon_from`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionType {
+    /// The added noise (SD 1.5, InstructPix2Pix).
+    #[default]
+    Epsilon,
+    /// The clean sample x0.
+    Sample,
+    /// `v = sqrt(a) eps - sqrt(1 - a) x0` (Salimans & Ho 2022): a unit-scale target at every
+    /// noise level, so a small model's error is not amplified at the noisiest steps, and the
+    /// one progressive distillation needs.
+    VPrediction,
+}
+
 /// The schedule's settings, as in diffusers' `scheduler/scheduler_config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoiseScheduleConfig {
@@ -59,9 +75,9 @@ pub struct NoiseScheduleConfig {
     /// (Euler-A and DPM-Solver: linspace; DDIM: leading).
     #[serde(default)]
     pub timestep_spacing: Option<TimestepSpacing>,
-    /// What the UNet predicts; only `epsilon` (SD 1.5, InstructPix2Pix) is implemented.
-    #[serde(default = "d_epsilon")]
-    pub prediction_type: String,
+    /// What the UNet predicts.
+    #[serde(default)]
+    pub prediction_type: PredictionType,
     /// Must be null: explicit beta lists are not read.
     #[serde(default)]
     pub trained_betas: Option<Vec<f64>>,
@@ -77,8 +93,6 @@ pub struct NoiseScheduleConfig {
 }
 
 fn d_clip_range() -> f64 { 1.0 }
-
-fn d_epsilon() -> String { "epsilon".into() }
 
 impl NoiseScheduleConfig {
     /// Parses diffusers' `scheduler_config.json` (any scheduler class: the schedule fields are
@@ -102,9 +116,6 @@ impl NoiseScheduleConfig {
         }
         if !(0.0 < self.beta_start && self.beta_start < self.beta_end && self.beta_end < 1.0) {
             return bad(format!("betas must satisfy 0 < beta_start < beta_end < 1, got {} and {}", self.beta_start, self.beta_end));
-        }
-        if self.prediction_type != "epsilon" {
-            return bad(format!("prediction_type {:?} is not supported (only epsilon)", self.prediction_type));
         }
         if !(self.clip_sample_range.is_finite() && self.clip_sample_range > 0.0) {
             return bad(format!("clip_sample_range = {} must be a finite number > 0", self.clip_sample_range));
@@ -204,6 +215,35 @@ impl NoiseSchedule {
         original * coef(|a| a.sqrt()) + noise * coef(|a| (1.0 - a).sqrt())
     }
 
+    /// What the UNet is trained to predict for `original` noised with `noise` at `timesteps`.
+    pub fn training_target(&self, original: Tensor<4>, noise: Tensor<4>, timesteps: &[usize]) -> Tensor<4> {
+        match self.config.prediction_type {
+            PredictionType::Epsilon => noise,
+            PredictionType::Sample => original,
+            PredictionType::VPrediction => {
+                let [b, _, _, _] = original.dims();
+                let device = original.device();
+                let coef = |f: &dyn Fn(f64) -> f64| {
+                    let v: Vec<f32> = timesteps.iter().map(|&t| f(self.alphas_cumprod[t]) as f32).collect();
+                    Tensor::<1>::from_data(TensorData::new(v, [b]), &device).reshape([b, 1, 1, 1])
+                };
+                noise * coef(&|a| a.sqrt()) - original * coef(&|a| (1.0 - a).sqrt())
+            }
+        }
+    }
+
+    /// The noise implied by a model output at cumulative alpha `alpha` for the variance-preserving
+    /// model input `input` (linear in the output, so guidance may combine outputs first).
+    pub fn epsilon_from(&self, output: Tensor<4>, input: Tensor<4>, alpha: f64) -> Tensor<4> {
+        match self.config.prediction_type {
+            PredictionType::Epsilon => output,
+            // eps = (x - sqrt(a) x0) / sqrt(1 - a)
+            PredictionType::Sample => (input - output * alpha.sqrt()) / (1.0 - alpha).sqrt(),
+            // eps = sqrt(1 - a) x + sqrt(a) v
+            PredictionType::VPrediction => input * (1.0 - alpha).sqrt() + output * alpha.sqrt(),
+        }
+    }
+
     /// Inference timesteps for `steps` steps with `spacing` (integer-valued except linspace).
     pub fn spaced_timesteps(&self, steps: usize, spacing: TimestepSpacing) -> Vec<f64> {
         let n = self.num_train_timesteps();
@@ -243,9 +283,28 @@ mod tests {
     }
 
     #[test]
+    fn every_prediction_type_converts_back_to_the_noise() {
+        let device = Device::flex();
+        let x0 = Tensor::<4>::from_data(TensorData::new((0..8).map(|i| i as f32 / 4.0 - 1.0).collect::<Vec<_>>(), [2, 1, 2, 2]), &device);
+        let eps = Tensor::<4>::from_data(TensorData::new((0..8).map(|i| ((i * 7) % 5) as f32 / 2.0 - 1.0).collect::<Vec<_>>(), [2, 1, 2, 2]), &device);
+        for (name, ty) in [("epsilon", PredictionType::Epsilon), ("sample", PredictionType::Sample), ("v_prediction", PredictionType::VPrediction)] {
+            let cfg = NoiseScheduleConfig::from_json_str(&format!(r#"{{"prediction_type": "{name}"}}"#)).unwrap();
+            assert_eq!(cfg.prediction_type, ty);
+            let schedule = NoiseSchedule::new(&cfg);
+            for t in [10usize, 500, 990] {
+                let x_t = schedule.add_noise(x0.clone(), eps.clone(), &[t, t]);
+                let target = schedule.training_target(x0.clone(), eps.clone(), &[t, t]);
+                let back = schedule.epsilon_from(target, x_t, schedule.alphas_cumprod[t]);
+                let err: f32 = (back - eps.clone()).abs().max().into_scalar();
+                assert!(err < 1e-3, "{name} at t={t}: {err}");
+            }
+        }
+    }
+
+    #[test]
     fn rejects_what_the_samplers_do_not_implement() {
-        let err = NoiseScheduleConfig::from_json_str(r#"{"prediction_type": "v_prediction"}"#).unwrap_err();
-        assert!(err.to_string().contains("v_prediction"), "{err}");
+        let err = NoiseScheduleConfig::from_json_str(r#"{"prediction_type": "flow"}"#).unwrap_err();
+        assert!(err.to_string().contains("flow"), "{err}");
         assert!(NoiseScheduleConfig::from_json_str(r#"{"beta_schedule": "squaredcos_cap_v2"}"#).is_err());
         assert!(NoiseScheduleConfig::from_json_str(r#"{"beta_start": 0.02}"#).is_err());
         assert!(NoiseScheduleConfig::from_json_str(r#"{"trained_betas": [0.1, 0.2]}"#).is_err());
