@@ -54,6 +54,9 @@ enum Command {
     ParityScorer(commands::parity::ScorerArgs),
     /// Several evaluation runs side by side, with deltas against the first.
     Compare(commands::eval::CompareArgs),
+    /// Distil a trained editor into a smaller, few-step student (compression + progressive
+    /// distillation).
+    DistillEditor(commands::distill_editor::Args),
     /// Train the editor: stage 1 (InstructPix2Pix) or stage 2 (reward-conditioned) from a recipe.
     Train(commands::train::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::ParityScorer(args) => commands::parity::run_scorer(args, cli.backend, cli.gpu),
         Command::Compare(args) => commands::eval::compare(args),
         Command::Train(args) => commands::train::run(args, cli.backend, cli.gpu),
+        Command::DistillEditor(args) => commands::distill_editor::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),
         Command::Model(cmd) => commands::model::run(cmd, cli.backend, cli.gpu),

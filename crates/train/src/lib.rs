@@ -2,9 +2,11 @@
 //! stage 2 (rewards as conditions), one straight-line loop ([`trainer`]) on any autodiff device,
 //! with recipes, checkpoints that survive kills, resume, EMA and metrics.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod clip;
 pub mod data;
+pub mod distill;
 pub mod dropout;
 pub mod editor;
 pub mod ema;

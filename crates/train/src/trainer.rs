@@ -20,9 +20,8 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use rewardedit_core::Vocab;
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::text::world::WorldTextConfig;
@@ -30,13 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, CheckpointState, CHECKPOINTS_DIR};
 use crate::clip::clip_global_norm;
-use crate::data::{images_tensor, Dataset, TrainExample};
-use crate::dropout;
+use crate::batch::{mse, timestep_values, NoisedBatch};
+use crate::data::{Dataset, TrainExample};
 use crate::editor::{attach_reward, Editor, EditorConfig};
 use crate::ema;
 use crate::export::save_editor;
 use crate::metrics::{MetricsWriter, Stepped};
-use crate::recipe::{Init, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
+use crate::recipe::{Init, OptimConfig, RunConfig, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
 use crate::{Result, TrainError};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -106,9 +105,9 @@ pub struct TrainOutcome {
     pub editor_dir: Option<PathBuf>,
 }
 
-/// The optimiser of a recipe (AdamW; clipping is global, done before the step).
-pub fn optimizer(recipe: &TrainRecipe) -> ModuleOptimizer {
-    AdamWConfig::new().with_weight_decay(recipe.optim.weight_decay).init()
+/// The optimiser (AdamW; clipping is global, done before the step).
+pub fn optimizer(optim: &OptimConfig) -> ModuleOptimizer {
+    AdamWConfig::new().with_weight_decay(optim.weight_decay).init()
 }
 
 /// The editor a run starts from: its config and weights on `device`.
@@ -188,43 +187,14 @@ pub fn micro_batch_loss(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let b = batch.len();
-    // 1. Data: the edited image is the diffusion target, the source the image condition.
-    let edited = images_tensor(&batch.iter().map(|e| &e.edited).collect::<Vec<_>>(), device);
-    let source = images_tensor(&batch.iter().map(|e| &e.source).collect::<Vec<_>>(), device);
-    let dims = edited.dims();
-    // 2. Timesteps uniform over the training schedule, Gaussian noise.
-    let ts: Vec<usize> = (0..b).map(|_| rng.random_range(0..schedule.num_train_timesteps())).collect();
-    let n: usize = dims.iter().product();
-    let noise: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
-    let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), device);
-    // 3. Conditioning dropout, applied inside the embedders.
-    let drops = dropout::draw(&recipe.dropout, b, rng);
-    let prompts: Vec<&str> = batch.iter().map(|e| e.instruction.as_str()).collect();
-    let text = model.encode_prompts(&config.vocab, &prompts, &drops.text, device);
-    // 4. Forward diffusion of the target; the UNet reads it beside the source.
-    let target = schedule.training_target(edited.clone(), noise.clone(), &ts);
-    let noisy = schedule.add_noise(edited, noise, &ts);
-    let input = Editor::unet_input(noisy, source, &drops.image);
-    // 5. Stage 2: the data's rewards (scores + joined flaw text), or the null reward.
-    let reward = match recipe.stage {
-        Stage::Instruct => None,
-        Stage::Reward => {
-            let rewards = batch
-                .iter()
-                .map(|e| e.reward.as_ref().ok_or_else(|| TrainError::Data("stage 2 needs rewards on every example".into())))
-                .collect::<Result<Vec<_>>>()?;
-            let scores: Vec<[f32; 3]> = rewards.iter().map(|r| r.scores()).collect();
-            let texts: Vec<String> = rewards.iter().map(|r| r.joined_text()).collect();
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            model.reward_inputs(&config.vocab, &scores, &texts, &drops.reward_uniforms, device)
-        }
-    };
-    // 6. Predict the schedule's target (noise, clean image or v); mean squared error.
-    let t = Tensor::<1>::from_data(TensorData::new(ts.iter().map(|&t| t as f32).collect::<Vec<_>>(), [b]), device);
-    let pred = model.unet.forward(input, t, text.hidden, reward);
-    let diff = pred - target;
-    Ok((diff.clone() * diff).mean())
+    // The edited image is the diffusion target, the source the image condition; stage 2 adds
+    // the data's rewards (scores + joined flaw text), dropped to the null reward inside the
+    // reward embedder.
+    let with_rewards = recipe.stage == Stage::Reward;
+    let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
+    let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
+    let (pred, _) = model.predict(config, &nb.conditions, nb.noisy, &timestep_values(&nb.timesteps), device);
+    Ok(mse(pred, target))
 }
 
 /// The generator of draw `draw` (timesteps, noise, dropout); the data has its own.
@@ -241,11 +211,36 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
     if recipe.model.space == Space::Latent || matches!(recipe.model.text, TextSpec::Clip) {
         return Err(clip_unsupported());
     }
+    let resume_from = open_run(run_dir, &recipe.resolved_toml()?, options.resume, events)?;
+    events(TrainEvent::Preparing(format!("opening the data ({})", crate::data::describe(&recipe.data))));
+    let data = Dataset::open(&recipe.data, recipe.model.resolution)?;
+    let state = match &resume_from {
+        Some(found) => resume_state(found, &recipe.optim, device, events)?,
+        None => {
+            let (config, model) = initial_editor(recipe, &data, device, events)?;
+            TrainState::fresh(config, model, &recipe.optim)
+        }
+    };
+    let schedule = NoiseSchedule::new(&recipe.noise);
+    let config = state.config.clone();
+    let o = &recipe.optim;
+    let validation = validation_examples(&data, o, &recipe.run)?;
+    let mut loss = |model: &Editor, draw: u64| -> Result<Tensor<1>> {
+        let batch = data.batch(o.seed, draw, o.batch_size)?;
+        micro_batch_loss(model, &config, recipe, &schedule, &batch, &mut draw_rng(o.seed, draw), device)
+    };
+    let spec = FitSpec { optim: o, run: &recipe.run, stop_after: options.stop_after };
+    fit(&spec, run_dir, state, &validation, &mut loss, events)
+}
+
+/// Prepares `run_dir` for a run whose resolved recipe is `resolved`: with `resume`, finds the
+/// newest intact checkpoint (reporting the damaged ones skipped) and insists on the same
+/// recipe; without, refuses a folder that already holds checkpoints. Writes the recipe.
+pub fn open_run(run_dir: &Path, resolved: &str, resume: bool, events: &mut dyn FnMut(TrainEvent)) -> Result<Option<(u64, PathBuf)>> {
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     let recipe_path = run_dir.join(RECIPE_FILE);
-    let resolved = recipe.resolved_toml()?;
     let ckpt_root = run_dir.join(CHECKPOINTS_DIR);
-    let resume_from = if options.resume {
+    let resume_from = if resume {
         let (found, skipped) = checkpoint::latest_intact(&ckpt_root);
         for s in skipped {
             events(TrainEvent::SkippedCheckpoint(s));
@@ -260,38 +255,81 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
         if previous != resolved {
             return Err(TrainError::Config(format!("{} differs from the recipe given: resume needs the same recipe", recipe_path.display())));
         }
-    } else if !options.resume && ckpt_root.exists() && !checkpoint::list(&ckpt_root).is_empty() {
+    } else if !resume && ckpt_root.exists() && !checkpoint::list(&ckpt_root).is_empty() {
         return Err(TrainError::Config(format!("{} already holds checkpoints: pass --resume, or choose another --out", run_dir.display())));
     }
-    std::fs::write(&recipe_path, &resolved).map_err(|e| TrainError::io(&recipe_path, e))?;
+    std::fs::write(&recipe_path, resolved).map_err(|e| TrainError::io(&recipe_path, e))?;
+    Ok(resume_from)
+}
 
-    events(TrainEvent::Preparing(format!("opening the data ({})", crate::data::describe(&recipe.data))));
-    let data = Dataset::open(&recipe.data, recipe.model.resolution)?;
-    let o = &recipe.optim;
-    let (config, mut model, mut ema_model, mut optim, start) = match &resume_from {
-        Some((step, dir)) => {
-            events(TrainEvent::Preparing(format!("resuming from {}", dir.display())));
-            let config: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
-            let model = Editor::new(&config, device)?.load_weights(&dir.join(checkpoint::MODEL))?;
-            let ema_model = Editor::new(&config, device)?.valid().load_weights(&dir.join(checkpoint::EMA))?;
-            let optim = optimizer(recipe).load(dir.join(checkpoint::OPTIM)).map_err(|e| TrainError::format(dir.join(checkpoint::OPTIM), e))?;
-            (config, model, ema_model, optim, *step)
-        }
-        None => {
-            let (config, model) = initial_editor(recipe, &data, device, events)?;
-            let ema_model = model.valid();
-            (config, model, ema_model, optimizer(recipe), 0)
-        }
-    };
-    let schedule = NoiseSchedule::new(&recipe.noise);
+/// What a training loop carries from step to step.
+pub struct TrainState {
+    pub config: EditorConfig,
+    pub model: Editor,
+    pub ema: Editor,
+    pub optim: ModuleOptimizer,
+    /// Steps already done.
+    pub start: u64,
+}
+
+impl TrainState {
+    /// Step 0 of `model`: the EMA starts at the model, the optimiser afresh.
+    pub fn fresh(config: EditorConfig, model: Editor, optim: &OptimConfig) -> Self {
+        let ema = model.valid();
+        TrainState { config, model, ema, optim: optimizer(optim), start: 0 }
+    }
+}
+
+/// The state saved in checkpoint `found` (from [`open_run`]).
+pub fn resume_state(found: &(u64, PathBuf), optim: &OptimConfig, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<TrainState> {
+    let (step, dir) = found;
+    events(TrainEvent::Preparing(format!("resuming from {}", dir.display())));
+    let config: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
+    let model = Editor::new(&config, device)?.load_weights(&dir.join(checkpoint::MODEL))?;
+    let ema = Editor::new(&config, device)?.valid().load_weights(&dir.join(checkpoint::EMA))?;
+    let optim = optimizer(optim).load(dir.join(checkpoint::OPTIM)).map_err(|e| TrainError::format(dir.join(checkpoint::OPTIM), e))?;
+    Ok(TrainState { config, model, ema, optim, start: *step })
+}
+
+/// Fixed validation triplets: one draw of the training distribution, apart from the training
+/// draws (another generator), the same at every grid; none when grids are off.
+pub fn validation_examples(data: &Dataset, optim: &OptimConfig, run: &RunConfig) -> Result<Vec<TrainExample>> {
+    if run.validate_every == 0 {
+        return Ok(Vec::new());
+    }
+    data.batch(optim.seed ^ 0x7661_6c69, 0, VALIDATION_ROWS)
+}
+
+/// The loop's settings.
+pub struct FitSpec<'a> {
+    pub optim: &'a OptimConfig,
+    pub run: &'a RunConfig,
+    /// Stop after this many steps in this invocation (see [`TrainOptions::stop_after`]).
+    pub stop_after: Option<u64>,
+}
+
+/// The one training loop: from `state.start` to `optim.steps` (or `stop_after` steps), each
+/// optimiser step summing `grad_accum` micro-batch losses `loss(model, draw)` (draw = step *
+/// accum + micro, so every draw is a function of the step), then clipping, AdamW, EMA, metrics,
+/// checkpoints, validation grids; after the last step of the schedule, the EMA editor is
+/// exported to `run_dir/editor`.
+pub fn fit(
+    spec: &FitSpec,
+    run_dir: &Path,
+    state: TrainState,
+    validation: &[TrainExample],
+    loss: &mut dyn FnMut(&Editor, u64) -> Result<Tensor<1>>,
+    events: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome> {
+    let TrainState { config, mut model, ema: mut ema_model, mut optim, start } = state;
+    let (o, run) = (spec.optim, spec.run);
+    let ckpt_root = run_dir.join(CHECKPOINTS_DIR);
     let mut metrics = MetricsWriter::open::<StepMetrics>(&run_dir.join(METRICS_FILE), start)?;
     let accum = o.grad_accum as u64;
-    let end = options.stop_after.map_or(o.steps, |k| (start + k).min(o.steps));
-    events(TrainEvent::Start { start, steps: o.steps, params: model.num_params(), effective_batch: recipe.effective_batch() });
+    let effective_batch = o.batch_size * o.grad_accum;
+    let end = spec.stop_after.map_or(o.steps, |k| (start + k).min(o.steps));
+    events(TrainEvent::Start { start, steps: o.steps, params: model.num_params(), effective_batch });
 
-    // Fixed validation triplets: one draw of the training distribution, apart from the
-    // training draws (another generator), the same at every grid.
-    let validation = if recipe.run.validate_every > 0 { data.batch(o.seed ^ 0x7661_6c69, 0, VALIDATION_ROWS)? } else { Vec::new() };
     let mut losses = Vec::new();
     let mut window = (Instant::now(), start, 0.0f64);
     for step in start..end {
@@ -299,10 +337,7 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
         let mut accumulator = GradientsAccumulator::<Editor>::new();
         let mut step_loss = 0.0f32;
         for micro in 0..accum {
-            let draw = step * accum + micro;
-            let batch = data.batch(o.seed, draw, o.batch_size)?;
-            let mut rng = draw_rng(o.seed, draw);
-            let loss = micro_batch_loss(&model, &config, recipe, &schedule, &batch, &mut rng, device)?;
+            let loss = loss(&model, step * accum + micro)?;
             step_loss += loss.clone().into_scalar::<f32>() / accum as f32;
             let grads = GradientsParams::from_grads((loss / accum as f32).backward(), &model);
             accumulator.accumulate(&model, grads);
@@ -319,8 +354,8 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
 
         let done = step + 1;
         let elapsed = window.0.elapsed().as_secs_f64();
-        let samples_per_s = (done - window.1) as f64 * recipe.effective_batch() as f64 / elapsed.max(1e-9);
-        let line = (done % recipe.run.log_every == 0 || done == end).then(|| {
+        let samples_per_s = (done - window.1) as f64 * effective_batch as f64 / elapsed.max(1e-9);
+        let line = (done % run.log_every == 0 || done == end).then(|| {
             let m = StepMetrics {
                 step: done,
                 loss: step_loss,
@@ -336,8 +371,8 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
             metrics.write(m)?;
         }
         events(TrainEvent::Step { step: done, loss: step_loss, samples_per_s, metrics: line });
-        if done % recipe.run.checkpoint_every == 0 || done == end {
-            let path = checkpoint::save(&ckpt_root, done, recipe.run.keep_checkpoints, |tmp| {
+        if done % run.checkpoint_every == 0 || done == end {
+            let path = checkpoint::save(&ckpt_root, done, run.keep_checkpoints, |tmp| {
                 checkpoint::write_json(&tmp.join(checkpoint::CONFIG), &config)?;
                 model.clone().save_file(tmp.join(checkpoint::MODEL)).map_err(|e| TrainError::format(tmp.join(checkpoint::MODEL), e))?;
                 ema_model.clone().save_file(tmp.join(checkpoint::EMA)).map_err(|e| TrainError::format(tmp.join(checkpoint::EMA), e))?;
@@ -346,9 +381,9 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
             })?;
             events(TrainEvent::Checkpoint { step: done, path });
         }
-        if recipe.run.validate_every > 0 && (done % recipe.run.validate_every == 0 || done == o.steps) {
+        if run.validate_every > 0 && (done % run.validate_every == 0 || done == o.steps) {
             let path = run_dir.join(VALIDATION_DIR).join(format!("{}.png", checkpoint::step_dir_name(done)));
-            crate::validate::write_grid(&ema_model, &config, &validation, &path)?;
+            crate::validate::write_grid(&ema_model, &config, validation, &path)?;
             events(TrainEvent::Validation { step: done, path });
         }
     }

@@ -100,7 +100,7 @@ fn fixed_batch_loss_falls(recipe: &TrainRecipe) {
         micro_batch_loss(m, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
     };
     let before = loss_of(&model);
-    let mut optim = optimizer(recipe);
+    let mut optim = optimizer(&recipe.optim);
     for _ in 0..25 {
         let loss = micro_batch_loss(&model, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

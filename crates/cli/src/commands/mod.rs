@@ -3,6 +3,7 @@
 pub mod bench_unet;
 pub mod data;
 pub mod demo;
+pub mod distill_editor;
 pub mod distill_scorer;
 pub mod edit;
 pub mod eval;

@@ -47,47 +47,78 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         PathBuf::from("runs").join(args.recipe.file_stem().map_or("train".into(), |s| s.to_string_lossy().into_owned()))
     });
     let device: Device = backend::device(kind, gpu)?.autodiff();
-    let mut bar: Option<ProgressBar> = None;
     let options = TrainOptions { resume: args.resume, stop_after: args.stop_after };
-    let outcome = train(&recipe, &out, &options, &device, &mut |event| match event {
-        TrainEvent::Preparing(what) => eprintln!("{what}"),
-        TrainEvent::SkippedCheckpoint(why) => eprintln!("skipping a damaged checkpoint: {why}"),
-        TrainEvent::Start { start, steps, params, effective_batch } => {
-            eprintln!(
-                "training {:?} ({params} parameters, {effective_batch} examples per step) from step {start} to {steps} into {}",
-                recipe.stage,
-                out.display()
-            );
-            let b = progress::bar(steps, "train");
-            b.set_position(start);
-            b.reset_eta();
-            bar = Some(b);
-        }
-        TrainEvent::Step { step, loss, samples_per_s, .. } => {
-            if let Some(b) = &bar {
-                b.set_position(step);
-                b.set_message(format!("loss {loss:.4} {samples_per_s:.1} samples/s"));
-            }
-        }
-        TrainEvent::Validation { step, path } => {
-            if let Some(b) = &bar {
-                b.println(format!("step {step}: validation grid {}", path.display()));
-            }
-        }
-        TrainEvent::Checkpoint { step, path } => {
-            if let Some(b) = &bar {
-                b.println(format!("step {step}: checkpoint {}", path.display()));
-            }
-        }
-    })
-    .with_context(|| format!("training into {}", out.display()))?;
-    if let Some(b) = bar.take() {
-        b.finish_and_clear();
-    }
+    let mut view = TrainView::new(format!("{:?}", recipe.stage), out.clone());
+    let outcome = train(&recipe, &out, &options, &device, &mut |event| view.show(event))
+        .with_context(|| format!("training into {}", out.display()))?;
+    view.finish();
     let last = outcome.losses.last().map_or("-".into(), |l| format!("{l:.4}"));
     println!("step {} of {}, last loss {last}", outcome.step, recipe.optim.steps);
     if let Some(dir) = outcome.editor_dir {
         println!("editor: {}", dir.display());
     }
     Ok(())
+}
+
+/// A training run's events on the terminal: messages on stderr, a progress bar over the steps
+/// with loss and throughput.
+pub struct TrainView {
+    what: String,
+    out: PathBuf,
+    bar: Option<ProgressBar>,
+}
+
+impl TrainView {
+    /// `what` names the run in the start line; `out` is its folder.
+    pub fn new(what: String, out: PathBuf) -> Self {
+        TrainView { what, out, bar: None }
+    }
+
+    pub fn show(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Preparing(what) => eprintln!("{what}"),
+            TrainEvent::SkippedCheckpoint(why) => eprintln!("skipping a damaged checkpoint: {why}"),
+            TrainEvent::Start { start, steps, params, effective_batch } => {
+                self.finish();
+                eprintln!(
+                    "training {} ({params} parameters, {effective_batch} examples per step) from step {start} to {steps} into {}",
+                    self.what,
+                    self.out.display()
+                );
+                let b = progress::bar(steps, "train");
+                b.set_position(start);
+                b.reset_eta();
+                self.bar = Some(b);
+            }
+            TrainEvent::Step { step, loss, samples_per_s, .. } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(step);
+                    b.set_message(format!("loss {loss:.4} {samples_per_s:.1} samples/s"));
+                }
+            }
+            TrainEvent::Validation { step, path } => self.println(format!("step {step}: validation grid {}", path.display())),
+            TrainEvent::Checkpoint { step, path } => self.println(format!("step {step}: checkpoint {}", path.display())),
+        }
+    }
+
+    /// A line above the bar (or on stderr when there is none).
+    pub fn println(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Clears the bar of the run that ended.
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+
+    /// Points later start lines at another run (a phase of a multi-run job).
+    pub fn retarget(&mut self, what: String, out: PathBuf) {
+        self.what = what;
+        self.out = out;
+    }
 }

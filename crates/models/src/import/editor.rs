@@ -111,7 +111,8 @@ fn load_world_text(dir: &Path, device: &Device) -> Result<PromptEncoder> {
     Ok(PromptEncoder::World { encoder, vocab })
 }
 
-fn world_text_config(encoder: &WorldTextEncoder, vocab: &Vocab) -> WorldTextConfig {
+/// The config that rebuilds `encoder` (it is saved beside its weights).
+pub fn world_text_config(encoder: &WorldTextEncoder, vocab: &Vocab) -> WorldTextConfig {
     let [_, dim] = encoder.start_token.dims();
     WorldTextConfig {
         dim,

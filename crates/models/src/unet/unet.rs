@@ -98,6 +98,18 @@ impl UNet2DConditionModel {
     /// With reward modules, `reward = None` means the null reward for every row. A UNet without
     /// reward modules panics if given rewards (a wiring bug, not a user input).
     pub fn forward(&self, sample: Tensor<4>, timestep: Tensor<1>, encoder_hidden_states: Tensor<3>, reward: Option<RewardInputs>) -> Tensor<4> {
+        self.forward_features(sample, timestep, encoder_hidden_states, reward).0
+    }
+
+    /// [`forward`](Self::forward), also returning the mid block's output and each up block's
+    /// output (coarse to fine): the stage outputs feature distillation compares (BK-SDM).
+    pub fn forward_features(
+        &self,
+        sample: Tensor<4>,
+        timestep: Tensor<1>,
+        encoder_hidden_states: Tensor<3>,
+        reward: Option<RewardInputs>,
+    ) -> (Tensor<4>, Vec<Tensor<4>>) {
         let device = sample.device();
         let [b, _, _, _] = sample.dims();
         let sample = if self.center_input_sample { sample * 2.0 - 1.0 } else { sample };
@@ -130,6 +142,7 @@ impl UNet2DConditionModel {
             skips.extend(states);
         }
         h = self.mid_block.forward(h, temb.clone(), encoder_hidden_states.clone());
+        let mut features = vec![h.clone()];
         for block in &self.up_blocks {
             // The size to upsample to is that of the skip the next block takes first.
             let remaining = skips.len() - block.resnets.len();
@@ -138,7 +151,8 @@ impl UNet2DConditionModel {
                 [hh, ww]
             });
             h = block.forward(h, &mut skips, temb.clone(), encoder_hidden_states.clone(), up_size);
+            features.push(h.clone());
         }
-        self.conv_out.forward(silu(self.conv_norm_out.forward(h)))
+        (self.conv_out.forward(silu(self.conv_norm_out.forward(h))), features)
     }
 }

@@ -1,0 +1,95 @@
+//! Teachers and students as trainable editors: an editor folder opened for training, the
+//! student's UNet config (the teacher's with the recipe's changes), and its initialisation
+//! from the teacher wherever a tensor keeps its shape.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleSnapshot;
+use rewardedit_models::import::editor::world_text_config;
+use rewardedit_models::pipeline::{self, PromptEncoder};
+use rewardedit_models::schedulers::TimestepSpacing;
+use rewardedit_models::unet::reward::REWARD_HEADS;
+use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig};
+
+use crate::editor::{Editor, EditorConfig};
+use crate::{Result, TrainError};
+
+/// Opens the editor folder `dir` as a trainable world editor on `device`, its reward modules
+/// (if any) dropping to the null reward with probability `null_dropout`.
+pub fn open_editor(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
+    let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
+    let PromptEncoder::World { encoder, vocab } = e.text else {
+        return Err(TrainError::Config(format!(
+            "{}: distillation needs a world editor (word-level prompt encoder); SD 1.5 editors are not trainable in this build",
+            dir.display()
+        )));
+    };
+    let reward = e.unet.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
+    let config = EditorConfig { unet: e.unet_config, text: world_text_config(&encoder, &vocab), reward, vocab, noise: e.schedule };
+    let editor = Editor { unet: e.unet, text_encoder: encoder }.with_null_dropout(null_dropout);
+    Ok((config, editor))
+}
+
+/// The student's config: the teacher's, with `changes` (diffusers unet config fields) applied
+/// to the UNet and trailing timestep spacing (so a student step spans exactly two teacher
+/// steps and the first starts from pure noise). The prompt encoder, vocabulary and reward
+/// modules stay the teacher's.
+pub fn student_config(teacher: &EditorConfig, changes: &toml::Table) -> Result<EditorConfig> {
+    let mut unet = serde_json::to_value(&teacher.unet).map_err(|e| TrainError::Config(e.to_string()))?;
+    let fields = unet.as_object_mut().ok_or_else(|| TrainError::Config("the teacher's unet config is not an object".into()))?;
+    for (key, value) in changes {
+        if !fields.contains_key(key) {
+            return Err(TrainError::Config(format!("student.{key} is not a unet config field")));
+        }
+        fields.insert(key.clone(), serde_json::to_value(value).map_err(|e| TrainError::Config(e.to_string()))?);
+    }
+    let unet: UNet2DConditionConfig = serde_json::from_value(unet).map_err(|e| TrainError::Config(format!("student: {e}")))?;
+    unet.validate()?;
+    let t = &teacher.unet;
+    if (unet.in_channels, unet.out_channels, unet.cross_attention_dim) != (t.in_channels, t.out_channels, t.cross_attention_dim) {
+        return Err(TrainError::Config(
+            "student: in_channels, out_channels and cross_attention_dim must stay the teacher's (the student reads the same inputs and prompt encoder)".into(),
+        ));
+    }
+    let width = unet.block_out_channels[0];
+    if teacher.reward.is_some() && width % REWARD_HEADS != 0 {
+        return Err(TrainError::Config(format!(
+            "student: block_out_channels[0] = {width} must be a multiple of {REWARD_HEADS} (the reward cross-attention's heads)"
+        )));
+    }
+    Ok(EditorConfig { unet, ..with_trailing_spacing(teacher) })
+}
+
+/// `config` sampling with trailing timestep spacing.
+pub fn with_trailing_spacing(config: &EditorConfig) -> EditorConfig {
+    let mut c = config.clone();
+    c.noise.timestep_spacing = Some(TimestepSpacing::Trailing);
+    c
+}
+
+/// Copies into `student` every tensor of `teacher` with the same path and shape; returns how
+/// many were copied.
+pub fn init_from_teacher(student: &mut Editor, teacher: &Editor) -> usize {
+    let shapes: BTreeMap<String, Vec<usize>> =
+        student.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect();
+    let matching: Vec<_> = teacher
+        .collect(None, None, false)
+        .into_iter()
+        .filter(|t| shapes.get(&t.name) == Some(&t.shape.to_vec()))
+        .map(|mut t| {
+            t.param_id = None;
+            t
+        })
+        .collect();
+    let n = matching.len();
+    let _ = student.apply(matching, None, None, false);
+    n
+}
+
+/// Parameters of `editor`'s UNet.
+pub fn unet_params(editor: &Editor) -> usize {
+    editor.unet.num_params()
+}

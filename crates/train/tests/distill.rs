@@ -1,0 +1,285 @@
+//! Micro runs of the student editor (tiny world editors, 16 px): compression narrows the
+//! student-teacher gap, one progressive round makes one student step land where two teacher
+//! steps do, a killed run resumes, and the world student recipe parses.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use rewardedit_models::schedulers::{NoiseSchedule, PredictionType};
+use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
+use rewardedit_train::data::Dataset;
+use rewardedit_train::distill::loss::RoundPlan;
+use rewardedit_train::distill::student::{init_from_teacher, open_editor, student_config};
+use rewardedit_train::distill::{ddim, distill, DistillRecipe};
+use rewardedit_train::editor::{Editor, EditorConfig};
+use rewardedit_train::export::save_editor;
+use rewardedit_train::recipe::TrainRecipe;
+use rewardedit_train::trainer::{draw_rng, initial_editor};
+use rewardedit_train::TrainOptions;
+
+const TEACHER: &str = r#"
+stage = "reward"
+[model]
+resolution = 16
+[model.unet]
+in_channels = 6
+out_channels = 3
+block_out_channels = [16, 32]
+layers_per_block = 1
+down_block_types = ["DownBlock2D", "CrossAttnDownBlock2D"]
+up_block_types = ["CrossAttnUpBlock2D", "UpBlock2D"]
+attention_head_dim = 2
+cross_attention_dim = 16
+norm_num_groups = 8
+[model.text]
+kind = "world"
+dim = 16
+layers = 1
+heads = 2
+max_tokens = 32
+[model.reward]
+null_dropout = 0.1
+[data]
+kind = "world"
+seed = 3
+n = 64
+vocab_samples = 64
+[data.world]
+size = 16
+clean_fraction = 0.5
+[data.world.judge_noise]
+score_sd = 0.5
+flip_probability = 0.1
+bias = [0.3, 0.0, -0.2]
+[noise]
+beta_start = 0.0001
+beta_end = 0.02
+beta_schedule = "linear"
+prediction_type = "v_prediction"
+clip_sample = true
+"#;
+
+/// The student recipe; `{teacher}` is replaced by the teacher's folder.
+const STUDENT: &str = r#"
+teacher = "{teacher}"
+teacher_steps = 4
+resolution = 16
+[student]
+block_out_channels = [8, 16]
+[compress]
+steps = 12
+lr = 3e-3
+[progressive]
+rounds = 1
+steps = 12
+lr = 2e-3
+[data]
+kind = "world"
+seed = 3
+n = 64
+vocab_samples = 64
+[data.world]
+size = 16
+clean_fraction = 0.5
+[data.world.judge_noise]
+score_sd = 0.5
+flip_probability = 0.1
+bias = [0.3, 0.0, -0.2]
+[optim]
+seed = 5
+batch_size = 4
+warmup_steps = 0
+schedule = "constant"
+ema_decay = 0.5
+[dropout]
+text = 0.0
+image = 0.0
+both = 0.0
+[run]
+log_every = 1
+checkpoint_every = 4
+keep_checkpoints = 2
+"#;
+
+/// burn's initialisers draw from the device's one generator: tests that build models run one
+/// at a time.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// A random (untrained) reward teacher saved as an editor folder under `dir`.
+fn teacher(dir: &Path) -> PathBuf {
+    let recipe = TrainRecipe::from_toml(TEACHER).unwrap();
+    let data = Dataset::open(&recipe.data, 16).unwrap();
+    let (config, editor) = initial_editor(&recipe, &data, &device(), &mut |_| {}).unwrap();
+    let out = dir.join("teacher");
+    save_editor(&editor, &config, &out).unwrap();
+    out
+}
+
+fn student_recipe(teacher: &Path, edit: impl FnOnce(&mut DistillRecipe)) -> DistillRecipe {
+    let mut r = DistillRecipe::from_toml(&STUDENT.replace("{teacher}", &teacher.display().to_string())).unwrap();
+    edit(&mut r);
+    r.validate().unwrap();
+    r
+}
+
+/// A fixed batch and draw of noise, timesteps and conditions.
+fn fixed_batch(recipe: &DistillRecipe, config: &EditorConfig, pick: &mut dyn FnMut(&mut rand_chacha::ChaCha8Rng) -> usize) -> NoisedBatch {
+    let data = Dataset::open(&recipe.data, recipe.resolution).unwrap();
+    let batch = data.batch(99, 0, 8).unwrap();
+    let schedule = NoiseSchedule::new(&config.noise);
+    NoisedBatch::draw(&batch, &schedule, &recipe.dropout, true, pick, &mut draw_rng(99, 0), &Device::flex()).unwrap()
+}
+
+fn output_gap(student: (&EditorConfig, &Editor), teacher: (&EditorConfig, &Editor), nb: &NoisedBatch) -> f32 {
+    let t = timestep_values(&nb.timesteps);
+    let dev = Device::flex();
+    let (s, _) = student.1.predict(student.0, &nb.conditions, nb.noisy.clone(), &t, &dev);
+    let (w, _) = teacher.1.predict(teacher.0, &nb.conditions, nb.noisy.clone(), &t, &dev);
+    mse(s, w).into_scalar()
+}
+
+#[test]
+fn compression_narrows_the_student_teacher_gap() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let recipe = student_recipe(&teacher_dir, |r| r.progressive.rounds = 0);
+    let flex = Device::flex();
+    let (t_config, t_editor) = open_editor(&teacher_dir, recipe.null_dropout, &flex).unwrap();
+
+    // The student as the run starts: a narrower UNet, seeded, from the teacher where shapes allow.
+    let s_config = student_config(&t_config, &recipe.student).unwrap();
+    flex.seed(recipe.optim.seed);
+    let mut initial = Editor::new(&s_config, &flex).unwrap();
+    let copied = init_from_teacher(&mut initial, &t_editor);
+    assert!(copied > 0, "the prompt encoder at least keeps the teacher's shapes");
+    assert!(initial.unet.num_params() * 2 < t_editor.unet.num_params(), "half the channels: a much smaller UNet");
+
+    let out = distill(&recipe, &tmp.path().join("student"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let dir = out.editor_dir.expect("every phase ran");
+    let (config, trained) = open_editor(&dir, recipe.null_dropout, &flex).unwrap();
+    assert_eq!(config.unet.block_out_channels, vec![8, 16]);
+    assert!(config.reward.is_some(), "the student keeps the reward conditioning");
+
+    let schedule = NoiseSchedule::new(&t_config.noise);
+    let nb = fixed_batch(&recipe, &t_config, &mut NoisedBatch::uniform_t(&schedule));
+    let before = output_gap((&s_config, &initial), (&t_config, &t_editor), &nb);
+    let after = output_gap((&config, &trained), (&t_config, &t_editor), &nb);
+    assert!(after < 0.7 * before, "student-teacher output gap {before} -> {after}");
+    // The final student samples with the teacher's steps (no rounds) and trailing spacing.
+    let defaults = rewardedit_models::import::editor::load_editor_config(&dir).unwrap().defaults;
+    assert_eq!(defaults.steps, 4);
+}
+
+#[test]
+fn one_progressive_round_makes_one_student_step_match_two_teacher_steps() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let recipe = student_recipe(&teacher_dir, |r| {
+        r.compress.steps = 0;
+        r.progressive.steps = 25;
+    });
+    let flex = Device::flex();
+    let (t_config, t_editor) = open_editor(&teacher_dir, recipe.null_dropout, &flex).unwrap();
+    assert_eq!(t_config.noise.prediction_type, PredictionType::VPrediction);
+    let out = distill(&recipe, &tmp.path().join("student"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    assert_eq!(out.student_steps, 2);
+    let (s_config, student) = open_editor(&out.editor_dir.unwrap(), recipe.null_dropout, &flex).unwrap();
+
+    // From x_t at each student timestep: the teacher's two DDIM steps, against one step of
+    // the student and one (twice as long) step of the teacher itself (the student's start).
+    let schedule = NoiseSchedule::new(&t_config.noise);
+    let plan = RoundPlan::new(&schedule, 2);
+    let mut starts = Vec::new();
+    let mut pick = |rng: &mut rand_chacha::ChaCha8Rng| {
+        let j = 2 * (starts.len() % 2);
+        let _ = rng;
+        starts.push(j);
+        plan.teacher_timesteps[j]
+    };
+    let nb = fixed_batch(&recipe, &t_config, &mut pick);
+    let a_at = |j: usize| plan.teacher_timesteps.get(j).map_or(schedule.alphas_cumprod[0], |&t| schedule.alphas_cumprod[t]);
+    let a: Vec<f64> = starts.iter().map(|&j| a_at(j)).collect();
+    let a_mid: Vec<f64> = starts.iter().map(|&j| a_at(j + 1)).collect();
+    let a_next: Vec<f64> = starts.iter().map(|&j| a_at(j + 2)).collect();
+    let t = timestep_values(&nb.timesteps);
+    let t_mid: Vec<f32> = starts.iter().map(|&j| plan.teacher_timesteps[j + 1] as f32).collect();
+    let c = &nb.conditions;
+    let x_t = nb.noisy.clone();
+    let (o1, _) = t_editor.predict(&t_config, c, x_t.clone(), &t, &flex);
+    let x_mid = ddim::step(&t_config.noise, o1.clone(), x_t.clone(), &a, &a_mid);
+    let (o2, _) = t_editor.predict(&t_config, c, x_mid.clone(), &t_mid, &flex);
+    let two_teacher_steps = ddim::step(&t_config.noise, o2, x_mid, &a_mid, &a_next);
+    let one_teacher_step = ddim::step(&t_config.noise, o1, x_t.clone(), &a, &a_next);
+    let (os, _) = student.predict(&s_config, c, x_t.clone(), &t, &flex);
+    let one_student_step = ddim::step(&s_config.noise, os, x_t, &a, &a_next);
+    let before: f32 = mse(one_teacher_step, two_teacher_steps.clone()).into_scalar();
+    let after: f32 = mse(one_student_step, two_teacher_steps).into_scalar();
+    assert!(after < 0.7 * before, "one step vs two teacher steps: {before} (teacher) -> {after} (student)");
+}
+
+#[test]
+fn a_killed_distillation_resumes_where_it_stopped() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let recipe = student_recipe(&teacher_dir, |r| {
+        r.compress.steps = 8;
+        r.progressive.steps = 4;
+    });
+    let out = tmp.path().join("student");
+    // Stopped inside the compression phase, then again inside the round.
+    let first = distill(&recipe, &out, &TrainOptions { resume: false, stop_after: Some(5) }, &device(), &mut |_| {}).unwrap();
+    assert!(first.editor_dir.is_none());
+    let again = distill(&recipe, &out, &TrainOptions { resume: false, stop_after: None }, &device(), &mut |_| {});
+    assert!(again.unwrap_err().to_string().contains("--resume"), "a re-run without --resume must not overwrite checkpoints");
+    let second = distill(&recipe, &out, &TrainOptions { resume: true, stop_after: Some(5) }, &device(), &mut |_| {}).unwrap();
+    assert!(second.editor_dir.is_none());
+    assert!(out.join("compress/editor/editor.json").is_file(), "compression finished at step 8");
+    let done = distill(&recipe, &out, &TrainOptions { resume: true, stop_after: None }, &device(), &mut |_| {}).unwrap();
+    let dir = done.editor_dir.unwrap();
+    let defaults = rewardedit_models::import::editor::load_editor_config(&dir).unwrap().defaults;
+    assert_eq!(defaults.steps, 2);
+    // Every phase logged each of its steps exactly once.
+    for (phase, steps) in [("compress", 8), ("round-1", 4)] {
+        let lines = std::fs::read_to_string(out.join(phase).join("metrics.jsonl")).unwrap();
+        let logged: Vec<u64> = lines.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
+        assert_eq!(logged, (1..=steps).collect::<Vec<_>>(), "{phase}");
+    }
+}
+
+#[test]
+fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes/world-student.toml");
+    let r = DistillRecipe::load(&root).unwrap();
+    assert_eq!(r.student_steps(), 5);
+    let bad = STUDENT.replace("teacher_steps = 4", "teacher_steps = 3");
+    assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("teacher_steps"));
+    let narrow = STUDENT.replace("block_out_channels = [8, 16]", "block_out_channels = [4, 8]\nnorm_num_groups = 4");
+    let r = DistillRecipe::from_toml(&narrow).unwrap();
+    let teacher_recipe = TrainRecipe::from_toml(TEACHER).unwrap();
+    let with_reward = EditorConfig { reward: Some(Default::default()), ..config_of(&teacher_recipe) };
+    assert!(student_config(&with_reward, &r.student).unwrap_err().to_string().contains("reward"));
+    let bad = STUDENT.replace("[student]\n", "[student]\nwidth = 3\n");
+    let r = DistillRecipe::from_toml(&bad).unwrap();
+    assert!(student_config(&config_of(&teacher_recipe), &r.student).unwrap_err().to_string().contains("student.width"));
+}
+
+fn config_of(teacher: &TrainRecipe) -> EditorConfig {
+    EditorConfig {
+        unet: teacher.model.unet.clone().unwrap(),
+        text: rewardedit_models::text::world::WorldTextConfig { dim: 16, layers: 1, heads: 2, max_tokens: 32, vocab_size: 10 },
+        reward: None,
+        vocab: rewardedit_core::Vocab::build(["a b"]),
+        noise: teacher.noise.clone(),
+    }
+}
