@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_models::import::editor::load_editor_config;
+use rewardedit_models::pipeline::EditSettings;
+use rewardedit_models::schedulers::SchedulerKind;
 use rewardedit_models::schedulers::NoiseSchedule;
 
 pub use recipe::DistillRecipe;
@@ -128,7 +130,7 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
         let Some(done) = outcome.editor_dir else {
             return Ok(DistillOutcome { editor_dir: None, student_steps: recipe.student_steps() });
         };
-        set_default_steps(&done, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
+        set_defaults(&done, &recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
         teacher_dir = done;
     }
     let final_dir = out.join(EDITOR_DIR);
@@ -173,10 +175,11 @@ fn initial_student(
     Ok(TrainState::fresh(config, model, &phase.optim))
 }
 
-/// Makes `steps` the editor folder's default sampling steps.
-fn set_default_steps(dir: &Path, steps: usize) -> Result<()> {
+/// Gives the editor folder `dir` the sampling defaults of the original teacher's folder (its
+/// guidance scales), with `steps` steps and DDIM (the sampler the rounds distil).
+fn set_defaults(dir: &Path, teacher: &Path, steps: usize) -> Result<()> {
     let mut config = load_editor_config(dir)?;
-    config.defaults.steps = steps;
+    config.defaults = EditSettings { steps, scheduler: SchedulerKind::Ddim, ..load_editor_config(teacher)?.defaults };
     let path = dir.join(rewardedit_models::import::EDITOR_CONFIG);
     crate::checkpoint::write_json(&path, &config)
 }
