@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use rewardedit_core::image_io::load_rgb;
 use rewardedit_core::{Axis, EditType, Reward};
@@ -235,28 +234,6 @@ fn edit_psnr(teacher_dir: &Path, student_dir: &Path, both: &[(&ItemRecord, &Item
         })
         .collect();
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-/// The requests to rescore a run's edits: every item whose edited image the run kept.
-pub fn rescore_requests(run: &Path) -> Result<Vec<ScoreRequest>> {
-    let records = read_records(run, false)?;
-    let mut out = Vec::new();
-    for r in records {
-        let Some(edited) = &r.edited else { continue };
-        let load = |p: &Path| load_rgb(ItemRecord::resolve(run, p)).map(Arc::new).map_err(EvalError::from);
-        out.push(ScoreRequest {
-            id: r.id.clone(),
-            source: load(&r.source)?,
-            edited: load(edited)?,
-            instruction: r.instruction.clone(),
-            edit_type: Some(r.edit_type),
-            provenance: r.provenance.clone(),
-        });
-    }
-    if out.is_empty() {
-        return Err(EvalError::run(run, "no item has an edited image to rescore"));
-    }
-    Ok(out)
 }
 
 /// Scorer parity: the student's agreement with the teacher on the same edits.

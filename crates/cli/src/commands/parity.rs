@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use rewardedit_eval::parity::{rescore_requests, run_parity, scorer_parity, ParityReport, Thresholds};
+use rewardedit_eval::parity::{run_parity, scorer_parity, ParityReport, Thresholds};
+use rewardedit_eval::rescore_requests;
 use rewardedit_eval::Bootstrap;
 use rewardedit_scorer::student::agreement_table;
 
