@@ -27,11 +27,19 @@ pub const BUILTIN_THRESHOLDS: &str = include_str!("../../../eval/parity.toml");
 #[serde(deny_unknown_fields)]
 pub struct RunThresholds {
     pub mean_drop: f64,
+    /// Overall, on every axis: student mean >= mean_ratio x teacher mean (issue 7: the student
+    /// keeps 95% of the teacher's mean score). Files written before it existed get 0.95.
+    #[serde(default = "default_mean_ratio")]
+    pub mean_ratio: f64,
     pub yes_rate_drop: f64,
     pub type_mean_drop: f64,
     pub type_yes_rate_drop: f64,
     pub max_extra_failures: usize,
     pub min_psnr_db: f64,
+}
+
+fn default_mean_ratio() -> f64 {
+    0.95
 }
 
 /// Scorer parity thresholds (see `eval/parity.toml`).
@@ -67,7 +75,7 @@ impl Thresholds {
         let t: Thresholds = toml::from_str(text).map_err(|e| EvalError::Config(format!("{origin}: not a parity thresholds file: {e}")))?;
         let r = &t.run;
         let s = &t.scorer;
-        let finite = [r.mean_drop, r.yes_rate_drop, r.type_mean_drop, r.type_yes_rate_drop, r.min_psnr_db, s.min_spearman, s.max_mae, s.min_verdict_agreement];
+        let finite = [r.mean_drop, r.mean_ratio, r.yes_rate_drop, r.type_mean_drop, r.type_yes_rate_drop, r.min_psnr_db, s.min_spearman, s.max_mae, s.min_verdict_agreement];
         if finite.iter().any(|x| !x.is_finite() || *x < -1.0) {
             return Err(EvalError::Config(format!("{origin}: thresholds must be finite numbers (drops and MAE >= 0)")));
         }
@@ -200,6 +208,23 @@ pub fn run_parity(teacher_dir: &Path, student_dir: &Path, thresholds: &RunThresh
     for t in EditType::ALL {
         let of: Vec<(&Reward, &Reward)> = pairs.iter().filter(|p| p.0 == t).map(|p| (p.1, p.2)).collect();
         scope_lines(t.name(), &of, thresholds.type_mean_drop, thresholds.type_yes_rate_drop);
+    }
+    if let (Some(t), Some(s)) = (stats_of(all.iter().map(|p| p.0)), stats_of(all.iter().map(|p| p.1))) {
+        for axis in Axis::ALL {
+            let (tm, sm) = (t.axis(axis).mean, s.axis(axis).mean);
+            lines.push(ParityLine {
+                scope: "all".into(),
+                axis: Some(axis),
+                metric: "mean ratio".into(),
+                teacher: Some(tm),
+                student: Some(sm),
+                // A teacher at 0 leaves nothing to keep: the line passes with no ratio.
+                value: (tm > 0.0).then(|| sm / tm),
+                ci: None,
+                rule: format!(">= {:.3}", thresholds.mean_ratio),
+                pass: sm >= thresholds.mean_ratio * tm,
+            });
+        }
     }
     let (tf, sf) = (both.iter().filter(|p| !p.0.is_ok()).count(), both.iter().filter(|p| !p.1.is_ok()).count());
     let extra = sf as f64 - tf as f64;

@@ -204,6 +204,11 @@ fn parity_passes_against_itself_and_fails_for_a_clearly_worse_run() {
     assert!(!pres.pass && pres.value.unwrap() < -1.0, "{pres:?}");
     assert!(pres.ci.unwrap()[1] < 0.0, "the paired interval excludes 0: {pres:?}");
     assert!(worse.table().contains("FAIL"));
+    // Issue 7's relative target: the student keeps >= 95% of the teacher's mean on every axis.
+    let ratio = |r: &rewardedit_eval::ParityReport, axis| r.lines.iter().find(|l| l.metric == "mean ratio" && l.axis == Some(axis)).cloned().unwrap();
+    assert!(Axis::ALL.iter().all(|&a| ratio(&same, a).pass));
+    let kept = ratio(&worse, Axis::Preservation);
+    assert!(!kept.pass && kept.value.unwrap() < 0.95 && kept.rule == ">= 0.950", "{kept:?}");
 }
 
 /// Scores every edit 1, 1, 1: another scorer than the oracle.
