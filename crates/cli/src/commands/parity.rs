@@ -63,7 +63,8 @@ pub struct ScorerArgs {
     pub lvlm: LvlmArgs,
 }
 
-fn thresholds(path: Option<&Path>) -> Result<Thresholds> {
+/// The thresholds in `path`, else eval/parity.toml when present, else the built-in copy.
+pub(crate) fn thresholds(path: Option<&Path>) -> Result<Thresholds> {
     match path {
         Some(p) => Thresholds::load(p).map_err(|e| bad_input(format!("{e}; see {DEFAULT_THRESHOLDS} for the format"))),
         None if Path::new(DEFAULT_THRESHOLDS).is_file() => Thresholds::load(Path::new(DEFAULT_THRESHOLDS)).map_err(from_eval),
