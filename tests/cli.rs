@@ -119,25 +119,140 @@ fn data_check_names_a_bad_file_and_lists_it_with_skip_bad() {
     assert!(out.contains("6 examples") && out.contains("1 bad items") && out.contains(&victim), "{out}");
 }
 
+/// A checkpoints folder as the demo reads it, with tiny random editors (`model init`) under the
+/// committed names and a copy of the committed student scorer; `skip` names a folder left out.
+fn demo_checkpoints(dir: &Path, skip: Option<&str>) -> PathBuf {
+    let root = dir.join("checkpoints");
+    for name in ["world-baseline", "world-teacher", "world-student", "world-student-int8"].into_iter().filter(|n| Some(*n) != skip) {
+        let out = root.join(name);
+        let mut args = vec!["model", "init", "--preset", "world-tiny", "--out", p(&out)];
+        if name == "world-baseline" {
+            args.push("--no-reward");
+        }
+        ok(&args);
+    }
+    let scorer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/student-scorer");
+    std::fs::create_dir_all(root.join("student-scorer")).unwrap();
+    for f in ["config.json", "model.safetensors", "model.int8.safetensors"] {
+        std::fs::copy(scorer.join(f), root.join("student-scorer").join(f)).unwrap();
+    }
+    root
+}
+
+/// `[lo, hi]` within `[0, max]`.
+fn interval(v: &serde_json::Value, max: f64) -> bool {
+    let (lo, hi) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    (0.0..=max).contains(&lo) && lo <= hi && hi <= max
+}
+
 #[test]
-fn demo_writes_a_summary_with_every_type_and_clean_triplets_score_five() {
+fn demo_quick_writes_the_summary_schema_and_a_self_contained_report_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&["demo", "--n", "70", "--size", "32", "--out", p(dir.path())]);
-    assert!(out.contains("edit type") && out.contains("flaw family"), "{out}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["n"], 70);
-    assert_eq!(summary["by_type"].as_object().unwrap().len(), 7);
-    for axis in ["following", "preservation", "quality"] {
-        let clean = summary["by_flaw"]["clean"][axis]["mean"].as_f64().unwrap();
-        assert!(clean >= 4.9, "clean triplets score {clean} on {axis}");
+    let ckpt = demo_checkpoints(dir.path(), None);
+    let out = dir.path().join("demo");
+    let said = ok(&["demo", "--quick", "--checkpoints", p(&ckpt), "--out", p(&out)]);
+    for part in ["teacher vs student", "teacher vs student_int8", "mean ratio", "reward guidance", "slider sweeps", "--quick"] {
+        assert!(said.contains(part), "{part}: {said}");
     }
-    // Each flaw family hurts its own axis most.
-    for (family, axis) in [("not_followed", "following"), ("collateral", "preservation"), ("low_quality", "quality")] {
-        let own = summary["by_flaw"][family][axis]["mean"].as_f64().unwrap();
-        assert!(own < 4.0, "{family} scores {own} on {axis}");
+    let read = || -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap() };
+    let s = read();
+    assert_eq!((s["version"].as_u64(), s["mode"].as_str()), (Some(1), Some("quick")));
+    assert_eq!((s["benchmark"]["items"].as_u64(), s["benchmark"]["sweep_items"].as_u64()), (Some(7), Some(1)));
+    let models = s["models"].as_object().unwrap();
+    assert_eq!(models.keys().collect::<Vec<_>>(), ["baseline", "noop", "student", "student_int8", "teacher"]);
+    for (name, m) in models {
+        for scorer in ["oracle", "student_scorer"] {
+            let run = &m["scorers"][scorer];
+            assert_eq!((run["n"].as_u64(), run["failed"].as_u64()), (Some(7), Some(0)), "{name} {scorer}");
+            assert_eq!(run["by_type"].as_object().unwrap().len(), 7);
+            assert!(out.join(run["run"].as_str().unwrap()).join("items.jsonl").is_file());
+            for axis in ["following", "preservation", "quality"] {
+                let a = &run["axes"][axis];
+                let (yes, mean) = (a["yes_rate"].as_f64().unwrap(), a["mean"].as_f64().unwrap());
+                assert!((0.0..=1.0).contains(&yes) && (0.0..=5.0).contains(&mean), "{name} {scorer} {axis}: {a}");
+                assert!(interval(&a["yes_rate_ci"], 1.0) && interval(&a["mean_ci"], 5.0), "{name} {scorer} {axis}: {a}");
+            }
+        }
+        let t = &m["edit_seconds"];
+        assert!(t["median"].as_f64().unwrap() >= 0.0 && t["mean"].as_f64().unwrap().is_finite() && t["n"] == 7, "{name}: {t}");
+        if name != "noop" {
+            assert!(m["size_bytes"].as_u64().unwrap() > 100_000 && m["steps"] == 2, "{name}: {m}");
+            assert_eq!(m["fingerprint"].as_str().unwrap().len(), 64);
+        }
     }
-    assert!(image::open(dir.path().join("grid.png")).is_ok());
+    for student in ["student", "student_int8"] {
+        let x = &s["speed"]["students"][student];
+        assert!(x["speedup"].as_f64().unwrap() > 0.0 && x["pass"].is_boolean(), "{x}");
+    }
+    let parity = s["parity"].as_array().unwrap();
+    assert_eq!(parity.len(), 4);
+    for check in parity {
+        assert!(check["passed"].is_boolean());
+        let lines = check["report"]["lines"].as_array().unwrap();
+        assert_eq!(lines.iter().filter(|l| l["metric"] == "mean ratio").count(), 3, "{check}");
+    }
+    for arm in ["on", "off"] {
+        assert_eq!(s["guidance"][arm]["n"].as_u64(), Some(7));
+    }
+    let sweeps = s["sweeps"]["axes"].as_object().unwrap();
+    assert_eq!(sweeps.len(), 3);
+    for (axis, sweep) in sweeps {
+        assert_eq!(sweep["levels"], serde_json::json!([1, 2, 3, 4, 5]));
+        assert!(sweep["mean_by_level"].as_array().unwrap().iter().all(|m| m.as_f64().is_some_and(|v| (0.0..=5.0).contains(&v))), "{axis}: {sweep}");
+        assert!(sweep["spearman"].is_null() || sweep["spearman"].as_f64().is_some_and(|r| (-1.0..=1.0).contains(&r)), "{axis}: {sweep}");
+        assert_eq!(sweep["pairs"].as_u64(), Some(5));
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("data:image/png;base64,") && html.contains("Slider sweeps"));
+    assert!(!html.contains("src=\"report/") && !html.contains("src=\"images/"), "the page needs no other file");
+
+    // A second run resumes every evaluation: nothing is edited again, the numbers are the same.
+    let again = rewardedit(&["demo", "--quick", "--checkpoints", p(&ckpt), "--out", p(&out)]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("7 of 7 items already scored"));
+    let (mut a, mut b) = (s, read());
+    for x in [&mut a, &mut b] {
+        x["wall_seconds"] = serde_json::Value::Null;
+    }
+    assert!(same_numbers(&a, &b), "a resumed demo reports what the first run did:\n{a}\n{b}");
+}
+
+/// Equal JSON, numbers to 1e-12 relative: a resumed run reads its items back from JSON text,
+/// whose floats may come back one unit in the last place off.
+fn same_numbers(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0)
+        }
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(u, v)| same_numbers(u, v)),
+        (Object(x), Object(y)) => x.len() == y.len() && x.iter().all(|(k, u)| y.get(k).is_some_and(|v| same_numbers(u, v))),
+        _ => a == b,
+    }
+}
+
+#[test]
+fn demo_names_each_missing_checkpoint_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = demo_checkpoints(dir.path(), Some("world-student-int8"));
+    let err = bad_input(&["demo", "--quick", "--checkpoints", p(&ckpt), "--out", p(&dir.path().join("demo"))]);
+    assert!(err.contains("1 of 5") && err.contains("world-student-int8") && !err.contains("world-teacher "), "{err}");
+    assert!(err.contains("--retrain") && err.contains("PROVENANCE.md"), "{err}");
+    assert!(!dir.path().join("demo").join("summary.json").exists(), "no summary without every model");
+}
+
+#[test]
+fn demo_retrain_lists_the_pipeline_and_refuses_what_this_build_cannot_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let listing = ok(&["demo", "--retrain", "--dry-run", "--out", p(&out)]);
+    for part in ["rewardedit train --recipe", "world-teacher-stage1.toml", "world-teacher-baseline.toml", "world-teacher-stage2.toml", "distill-scorer", "world-scorer.toml", "NOT AVAILABLE", "sweep quality = 4"] {
+        assert!(listing.contains(part), "{part}: {listing}");
+    }
+    let err = bad_input(&["demo", "--retrain", "--out", p(&out)]);
+    assert!(err.contains("nothing was trained") && err.contains("distill-editor"), "{err}");
+    assert!(!out.join("retrain").exists(), "nothing was started");
 }
 
 #[test]

@@ -32,7 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole toolchain on the built-in edit world and print a report.
+    /// The main job: every world model (baseline, teacher, students) evaluated, scored twice,
+    /// held to parity, with guidance and slider sweeps; summary.json, report.html and a table.
     Demo(commands::demo::Args),
     /// The edit world: sample data sets with exact targets, masks and oracle rewards.
     #[command(subcommand)]
@@ -73,7 +74,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => commands::demo::run(args),
+        Command::Demo(args) => commands::demo::run(args, cli.backend, cli.gpu),
         Command::World(cmd) => commands::world::run(cmd),
         Command::Data(cmd) => commands::data::run(cmd),
         Command::Score(args) => commands::score::run(args, cli.backend, cli.gpu),

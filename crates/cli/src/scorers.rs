@@ -44,7 +44,7 @@ impl FromStr for ScorerChoice {
 
 /// The LVLM teacher's settings: flags override the environment (`REWARDEDIT_LVLM_BASE_URL`,
 /// `REWARDEDIT_LVLM_API_KEY`, `REWARDEDIT_LVLM_MODEL`), which overrides the config file.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct LvlmArgs {
     /// Judge protocol: `joint` (one request per edit) or `paper` (three, one rubric each).
     #[arg(long, value_parser = parse_preset)]

@@ -14,8 +14,18 @@ use rewardedit_core::manifest::{MANIFEST_FILE, ManifestWriter};
 use rewardedit_core::{AxisScore, EditExample, EditType, Error, Reward, classify_instruction};
 use serde_json::json;
 
+/// `$REWARDEDIT_REAL_EDIT`, else the nearest `shared/real-edit` above the crate (one level further
+/// up from a worktree than from the main checkout).
 fn real_edit_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real-edit")
+    if let Some(p) = std::env::var_os("REWARDEDIT_REAL_EDIT") {
+        return p.into();
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .map(|a| a.join("shared/real-edit"))
+        .find(|p| p.join("instructions.json").is_file())
+        .unwrap_or_else(|| crate_dir.join("../../../shared/real-edit"))
 }
 
 fn spec(s: &str) -> FormatSpec {

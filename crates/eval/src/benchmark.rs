@@ -44,7 +44,8 @@ impl WorldSpec {
         Self::parse(&text, &path.display().to_string())
     }
 
-    fn parse(text: &str, origin: &str) -> Result<Self> {
+    /// Parses a spec's TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let spec: WorldSpec =
             toml::from_str(text).map_err(|e| EvalError::Config(format!("{origin}: not a world benchmark spec: {e}")))?;
         spec.world.validate().map_err(|e| EvalError::Config(format!("{origin}: {e}")))?;

@@ -36,11 +36,14 @@ pub enum RewardRequest {
     /// A named per-axis template (`--template NAME`, e.g. "catalogue" or "ad"); the editor
     /// resolves the name and fails with [`EditError::UnknownTemplate`] if it does not know it.
     Template { name: String },
+    /// No reward: the learned null reward (mission.md F4), i.e. reward conditioning and reward
+    /// guidance both off — what "guidance off" is measured against.
+    Null,
 }
 
 impl RewardRequest {
-    /// The reward condition for `Default` and `Scores` (with the paper's "None" text); `None`
-    /// for a template, which only the editor can resolve.
+    /// The reward condition for `Default`, `Scores` (with the paper's "None" text) and `Null`;
+    /// `None` for a template, which only the editor can resolve.
     pub fn condition(&self) -> Option<RewardCondition> {
         match self {
             RewardRequest::Default => Some(RewardCondition::paper_default()),
@@ -51,6 +54,7 @@ impl RewardRequest {
                 Some(RewardCondition::Given { scores: *scores, text })
             }
             RewardRequest::Template { .. } => None,
+            RewardRequest::Null => Some(RewardCondition::Null),
         }
     }
 }
@@ -163,5 +167,6 @@ mod tests {
         let c = RewardRequest::Scores { scores: [5.0, 3.0, 4.0] }.condition().unwrap();
         assert_eq!(c, RewardCondition::Given { scores: [5.0, 3.0, 4.0], text: "None; None; None".into() });
         assert_eq!(RewardRequest::Template { name: "ad".into() }.condition(), None);
+        assert_eq!(RewardRequest::Null.condition(), Some(RewardCondition::Null));
     }
 }

@@ -7,6 +7,7 @@
 //! - [`run`]: [`run_eval`] writes `RUN/items.jsonl` ([`record`]), `summary.json` ([`summary`]),
 //!   `report.md` and `report.html` ([`report`]).
 //! - [`parity`]: [`run_parity`] and [`scorer_parity`] against `eval/parity.toml`.
+//! - [`rescore`]: a run's edits scored again by another scorer ([`rescore_run`]).
 //! - [`compare`]: several runs side by side.
 
 pub mod benchmark;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod parity;
 pub mod record;
 pub mod report;
+pub mod rescore;
 pub mod run;
 pub mod stats;
 pub mod summary;
@@ -26,6 +28,7 @@ pub use editor::{open_editor_dir, EditError, EditInput, EditSettings, Editor, No
 pub use error::{EvalError, Result};
 pub use parity::{run_parity, scorer_parity, ParityReport, Thresholds};
 pub use record::{read_records, ItemRecord};
+pub use rescore::{rescore_requests, rescore_run};
 pub use run::{run_eval, RunOptions, RunOutcome, RunProgress};
 pub use stats::Bootstrap;
 pub use summary::RunSummary;

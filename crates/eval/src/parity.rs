@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use rewardedit_core::image_io::load_rgb;
 use rewardedit_core::{Axis, EditType, Reward};
@@ -28,11 +27,19 @@ pub const BUILTIN_THRESHOLDS: &str = include_str!("../../../eval/parity.toml");
 #[serde(deny_unknown_fields)]
 pub struct RunThresholds {
     pub mean_drop: f64,
+    /// Overall, on every axis: student mean >= mean_ratio x teacher mean (issue 7: the student
+    /// keeps 95% of the teacher's mean score). Files written before it existed get 0.95.
+    #[serde(default = "default_mean_ratio")]
+    pub mean_ratio: f64,
     pub yes_rate_drop: f64,
     pub type_mean_drop: f64,
     pub type_yes_rate_drop: f64,
     pub max_extra_failures: usize,
     pub min_psnr_db: f64,
+}
+
+fn default_mean_ratio() -> f64 {
+    0.95
 }
 
 /// Scorer parity thresholds (see `eval/parity.toml`).
@@ -68,7 +75,7 @@ impl Thresholds {
         let t: Thresholds = toml::from_str(text).map_err(|e| EvalError::Config(format!("{origin}: not a parity thresholds file: {e}")))?;
         let r = &t.run;
         let s = &t.scorer;
-        let finite = [r.mean_drop, r.yes_rate_drop, r.type_mean_drop, r.type_yes_rate_drop, r.min_psnr_db, s.min_spearman, s.max_mae, s.min_verdict_agreement];
+        let finite = [r.mean_drop, r.mean_ratio, r.yes_rate_drop, r.type_mean_drop, r.type_yes_rate_drop, r.min_psnr_db, s.min_spearman, s.max_mae, s.min_verdict_agreement];
         if finite.iter().any(|x| !x.is_finite() || *x < -1.0) {
             return Err(EvalError::Config(format!("{origin}: thresholds must be finite numbers (drops and MAE >= 0)")));
         }
@@ -202,6 +209,23 @@ pub fn run_parity(teacher_dir: &Path, student_dir: &Path, thresholds: &RunThresh
         let of: Vec<(&Reward, &Reward)> = pairs.iter().filter(|p| p.0 == t).map(|p| (p.1, p.2)).collect();
         scope_lines(t.name(), &of, thresholds.type_mean_drop, thresholds.type_yes_rate_drop);
     }
+    if let (Some(t), Some(s)) = (stats_of(all.iter().map(|p| p.0)), stats_of(all.iter().map(|p| p.1))) {
+        for axis in Axis::ALL {
+            let (tm, sm) = (t.axis(axis).mean, s.axis(axis).mean);
+            lines.push(ParityLine {
+                scope: "all".into(),
+                axis: Some(axis),
+                metric: "mean ratio".into(),
+                teacher: Some(tm),
+                student: Some(sm),
+                // A teacher at 0 leaves nothing to keep: the line passes with no ratio.
+                value: (tm > 0.0).then(|| sm / tm),
+                ci: None,
+                rule: format!(">= {:.3}", thresholds.mean_ratio),
+                pass: sm >= thresholds.mean_ratio * tm,
+            });
+        }
+    }
     let (tf, sf) = (both.iter().filter(|p| !p.0.is_ok()).count(), both.iter().filter(|p| !p.1.is_ok()).count());
     let extra = sf as f64 - tf as f64;
     lines.push(ParityLine {
@@ -235,28 +259,6 @@ fn edit_psnr(teacher_dir: &Path, student_dir: &Path, both: &[(&ItemRecord, &Item
         })
         .collect();
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-/// The requests to rescore a run's edits: every item whose edited image the run kept.
-pub fn rescore_requests(run: &Path) -> Result<Vec<ScoreRequest>> {
-    let records = read_records(run, false)?;
-    let mut out = Vec::new();
-    for r in records {
-        let Some(edited) = &r.edited else { continue };
-        let load = |p: &Path| load_rgb(ItemRecord::resolve(run, p)).map(Arc::new).map_err(EvalError::from);
-        out.push(ScoreRequest {
-            id: r.id.clone(),
-            source: load(&r.source)?,
-            edited: load(edited)?,
-            instruction: r.instruction.clone(),
-            edit_type: Some(r.edit_type),
-            provenance: r.provenance.clone(),
-        });
-    }
-    if out.is_empty() {
-        return Err(EvalError::run(run, "no item has an edited image to rescore"));
-    }
-    Ok(out)
 }
 
 /// Scorer parity: the student's agreement with the teacher on the same edits.

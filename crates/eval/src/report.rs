@@ -126,7 +126,8 @@ pub fn bar_chart(title: &str, rows: &[(String, [f64; 3])], max: f64) -> String {
     s
 }
 
-fn ci(c: [f64; 2], scale: f64, digits: usize) -> String {
+/// An interval as `[lo, hi]`, scaled (100 for percentages) and rounded.
+pub fn ci(c: [f64; 2], scale: f64, digits: usize) -> String {
     format!("[{:.digits$}, {:.digits$}]", c[0] * scale, c[1] * scale)
 }
 
@@ -226,11 +227,13 @@ fn failure_row(r: &ItemRecord) -> Vec<String> {
     ]
 }
 
-fn escape(s: &str) -> String {
+/// Text safe inside HTML.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn html_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+/// An HTML table: a header row, then one row per item, every cell escaped.
+pub fn html_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut s = String::from("<table><tr>");
     for h in header {
         let _ = write!(s, "<th>{}</th>", escape(h));

@@ -9,7 +9,7 @@ use rewardedit_core::{Axis, AxisScore, EditType, Reward};
 use rewardedit_eval::parity::{run_parity, Thresholds};
 use rewardedit_eval::record::{GroundTruth, ItemFailure, Stage, ITEMS_FILE};
 use rewardedit_eval::{
-    read_records, run_eval, Benchmark, Bootstrap, EditError, EditInput, Editor, ItemRecord, NoopEditor, RunOptions,
+    read_records, rescore_run, run_eval, Benchmark, Bootstrap, EditError, EditInput, Editor, ItemRecord, NoopEditor, RunOptions,
     RunSummary, WorldSpec,
 };
 use rewardedit_scorer::{OracleScorer, ScoreError, ScoreRequest, Scorer};
@@ -204,6 +204,45 @@ fn parity_passes_against_itself_and_fails_for_a_clearly_worse_run() {
     assert!(!pres.pass && pres.value.unwrap() < -1.0, "{pres:?}");
     assert!(pres.ci.unwrap()[1] < 0.0, "the paired interval excludes 0: {pres:?}");
     assert!(worse.table().contains("FAIL"));
+    // Issue 7's relative target: the student keeps >= 95% of the teacher's mean on every axis.
+    let ratio = |r: &rewardedit_eval::ParityReport, axis| r.lines.iter().find(|l| l.metric == "mean ratio" && l.axis == Some(axis)).cloned().unwrap();
+    assert!(Axis::ALL.iter().all(|&a| ratio(&same, a).pass));
+    let kept = ratio(&worse, Axis::Preservation);
+    assert!(!kept.pass && kept.value.unwrap() < 0.95 && kept.rule == ">= 0.950", "{kept:?}");
+}
+
+/// Scores every edit 1, 1, 1: another scorer than the oracle.
+struct Ones;
+
+impl Scorer for Ones {
+    fn describe(&self) -> String {
+        "ones".into()
+    }
+    fn score(&self, _: &ScoreRequest) -> Result<Reward, ScoreError> {
+        Ok(reward((1.0, false), (1.0, false), (1.0, false)))
+    }
+}
+
+#[test]
+fn a_rescored_run_keeps_the_edits_and_takes_the_new_scores() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_eval(&world(), &Invert, &OracleScorer::exact(), &quick(7), a.path(), &mut ()).unwrap();
+    let out = rescore_run(a.path(), &Ones, 3, b.path()).unwrap();
+    assert_eq!((out.total, out.scored, out.failed), (7, 7, 0));
+    assert_eq!(out.summary.axes[&Axis::Quality].mean, 1.0);
+    let (before, after) = (read_records(a.path(), false).unwrap(), read_records(b.path(), false).unwrap());
+    for (x, y) in before.iter().zip(&after) {
+        assert_eq!((&x.id, x.edit_seconds), (&y.id, y.edit_seconds));
+        assert_eq!(ItemRecord::resolve(a.path(), x.edited.as_ref().unwrap()).canonicalize().unwrap(), y.edited.clone().unwrap());
+    }
+    assert_eq!(rewardedit_eval::run::RunRecord::load(b.path()).unwrap().scorer, "ones");
+    // Parity and the reports read it as a run of the same editor; rescoring again replaces it.
+    let p = run_parity(a.path(), b.path(), &Thresholds::builtin().run, &Bootstrap::default()).unwrap();
+    assert!(p.lines.iter().any(|l| l.metric == "psnr_db" && l.value == Some(100.0)), "{}", p.table());
+    assert!(b.path().join("report.html").is_file());
+    assert_eq!(rescore_run(a.path(), &Ones, 3, b.path()).unwrap().total, 7);
+    assert_eq!(read_records(b.path(), false).unwrap().len(), 7);
+    assert!(rescore_run(a.path(), &Ones, 3, a.path()).is_err(), "a run is not rescored into itself");
 }
 
 /// A random-weight reward editor saved as a folder in `dir`, opened the way `--editor DIR` opens it.

@@ -5,14 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args as ClapArgs, ValueEnum};
-use indicatif::ProgressBar;
 use rewardedit_eval::benchmark::{locate_real_edit, Benchmark, WorldSpec};
 use rewardedit_eval::compare::{compare_table, load_run};
 use rewardedit_eval::report::text_summary;
-use rewardedit_eval::{
-    open_editor_dir, run_eval, EditSettings, Editor, EvalError, ItemRecord, NoopEditor, RewardRequest, RunOptions,
-    RunProgress,
-};
+use rewardedit_eval::{open_editor_dir, run_eval, EditSettings, Editor, EvalError, NoopEditor, RewardRequest, RunOptions};
 
 use crate::backend::BackendKind;
 use crate::exit::bad_input;
@@ -116,28 +112,6 @@ fn editor(name: &str, device: &burn::tensor::Device) -> Result<Box<dyn Editor>> 
     open_editor_dir(dir, device).map_err(|e| from_eval(e.into()))
 }
 
-struct Bar {
-    bar: Option<ProgressBar>,
-    failed: usize,
-}
-
-impl RunProgress for Bar {
-    fn start(&mut self, total: usize, already: usize, to_do: usize) {
-        if already > 0 {
-            eprintln!("resuming: {already} of {total} items already scored, {to_do} to do");
-        }
-        self.bar = Some(progress::bar(to_do as u64, "evaluating"));
-    }
-
-    fn item(&mut self, record: &ItemRecord) {
-        self.failed += usize::from(!record.is_ok());
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("failed {}", self.failed));
-            bar.inc(1);
-        }
-    }
-}
-
 pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     if args.concurrency == 0 {
         return Err(bad_input("--concurrency must be at least 1"));
@@ -177,11 +151,9 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         ..RunOptions::default()
     };
     let built = scorers::build(&args.scorer, &args.lvlm, &device)?;
-    let mut bar = Bar { bar: None, failed: 0 };
+    let mut bar = progress::RunBar::new("evaluating");
     let outcome = run_eval(&benchmark, editor.as_ref(), built.scorer(), &options, &args.out, &mut bar).map_err(from_eval)?;
-    if let Some(b) = &bar.bar {
-        b.finish_and_clear();
-    }
+    bar.finish();
     println!(
         "{} on {} scored by {}: {} items, {} already scored, {} scored now, {} failed now",
         editor.describe(),

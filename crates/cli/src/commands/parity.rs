@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use rewardedit_eval::parity::{rescore_requests, run_parity, scorer_parity, ParityReport, Thresholds};
+use rewardedit_eval::parity::{run_parity, scorer_parity, ParityReport, Thresholds};
+use rewardedit_eval::rescore_requests;
 use rewardedit_eval::Bootstrap;
 use rewardedit_scorer::student::agreement_table;
 
@@ -62,7 +63,8 @@ pub struct ScorerArgs {
     pub lvlm: LvlmArgs,
 }
 
-fn thresholds(path: Option<&Path>) -> Result<Thresholds> {
+/// The thresholds in `path`, else eval/parity.toml when present, else the built-in copy.
+pub(crate) fn thresholds(path: Option<&Path>) -> Result<Thresholds> {
     match path {
         Some(p) => Thresholds::load(p).map_err(|e| bad_input(format!("{e}; see {DEFAULT_THRESHOLDS} for the format"))),
         None if Path::new(DEFAULT_THRESHOLDS).is_file() => Thresholds::load(Path::new(DEFAULT_THRESHOLDS)).map_err(from_eval),

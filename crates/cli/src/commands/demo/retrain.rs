@@ -1,0 +1,176 @@
+//! `rewardedit demo --retrain`: the whole pipeline from data generation (the world data is
+//! generated on the fly by each recipe), run through the same code as the CLI's commands, into
+//! a folder whose `runs/` the recipes' relative paths point into; then the demo evaluates its
+//! outputs instead of the committed checkpoints. Hours on a CPU.
+//!
+//! Every step is checked before any runs: a step this build cannot do stops the retrain up
+//! front, naming it, rather than after hours of training (or with a stand-in model).
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rewardedit_scorer::student::distill;
+use rewardedit_train::checkpoint::{self, CHECKPOINTS_DIR};
+use rewardedit_train::recipe::Init;
+use rewardedit_train::trainer::EDITOR_DIR;
+use rewardedit_train::TrainRecipe;
+
+use super::models::{Checkpoints, Slot};
+use crate::backend::BackendKind;
+use crate::commands::{distill_scorer, train};
+use crate::exit::{bad_input, InputContext};
+
+/// What a step does.
+#[derive(Debug, Clone)]
+enum Action {
+    /// `rewardedit train --recipe RECIPE --out OUT [--resume] [--stop-after N]`; `stop_at`: the
+    /// step whose checkpoint a later recipe starts from (kept: training further would rotate
+    /// it out of the run's last checkpoints).
+    Train { recipe: PathBuf, out: PathBuf, stop_at: Option<u64> },
+    /// `rewardedit distill-scorer --recipe RECIPE --out OUT [--resume]`.
+    DistillScorer { recipe: PathBuf, out: PathBuf },
+    /// A step this build has no command for.
+    Unavailable { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    what: &'static str,
+    action: Action,
+}
+
+/// The retrain's steps and where their outputs land.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The folder the steps run in (it holds `runs/`).
+    pub dir: PathBuf,
+    steps: Vec<Step>,
+    /// The models the demo then evaluates.
+    pub outputs: Checkpoints,
+}
+
+const STAGE1: &str = "world-teacher-stage1";
+const BASELINE: &str = "world-teacher-baseline";
+const STAGE2: &str = "world-teacher-stage2";
+const SCORER: &str = "world-scorer";
+
+/// The plan for the repository at `root`, run in `dir`.
+pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
+    let recipes = root.join("recipes");
+    let recipe = |name: &str| recipes.join(format!("{name}.toml"));
+    let run = |name: &str| PathBuf::from("runs").join(name);
+    for name in [STAGE1, BASELINE, STAGE2, SCORER] {
+        if !recipe(name).is_file() {
+            return Err(bad_input(format!("--retrain needs {}, which does not exist", recipe(name).display())));
+        }
+    }
+    // Stage 2 and the baseline start from a stage-1 checkpoint; when they name one step, stage 1
+    // stops there, as the recipes' provenance did.
+    let mut stop_at = None;
+    for name in [BASELINE, STAGE2] {
+        let r = TrainRecipe::load(&recipe(name)).bad_input()?;
+        if let Init::Checkpoint { path, .. } = &r.init {
+            stop_at = stop_at.max(step_of(path));
+        }
+    }
+    let students: Vec<String> = std::fs::read_dir(&recipes)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with("world-student") && n.ends_with(".toml")).collect())
+        .unwrap_or_default();
+    let distill_editor = format!(
+        "`rewardedit distill-editor` (the student editor distilled from the teacher{}) is not in this build yet",
+        if students.is_empty() { "; no recipes/world-student*.toml either".to_string() } else { format!(", recipes {}", students.join(", ")) }
+    );
+    let steps = vec![
+        Step { what: "teacher stage 1 (InstructPix2Pix)", action: Action::Train { recipe: recipe(STAGE1), out: run(STAGE1), stop_at } },
+        Step { what: "baseline (stage 1 continued, no rewards)", action: Action::Train { recipe: recipe(BASELINE), out: run(BASELINE), stop_at: None } },
+        Step { what: "reward-conditioned teacher (stage 2)", action: Action::Train { recipe: recipe(STAGE2), out: run(STAGE2), stop_at: None } },
+        Step { what: "student editor", action: Action::Unavailable { reason: distill_editor.clone() } },
+        Step { what: "int8 student editor", action: Action::Unavailable { reason: format!("its int8 export comes with the student editor: {distill_editor}") } },
+        Step { what: "student scorer (fp32 + int8)", action: Action::DistillScorer { recipe: recipe(SCORER), out: run(SCORER) } },
+    ];
+    let editors = vec![
+        (Slot::Baseline, dir.join(run(BASELINE)).join(EDITOR_DIR)),
+        (Slot::Teacher, dir.join(run(STAGE2)).join(EDITOR_DIR)),
+        (Slot::Student, dir.join(run("world-student")).join(EDITOR_DIR)),
+        (Slot::StudentInt8, dir.join(run("world-student-int8")).join(EDITOR_DIR)),
+    ];
+    let scorer = dir.join(run(SCORER)).join(distill::STUDENT_DIR);
+    Ok(Plan { dir: dir.to_path_buf(), steps, outputs: Checkpoints { root: dir.to_path_buf(), editors, scorer } })
+}
+
+/// `N` of a checkpoint path ending in `step-N`.
+fn step_of(path: &Path) -> Option<u64> {
+    path.file_name()?.to_str()?.strip_prefix("step-")?.parse().ok()
+}
+
+impl Plan {
+    /// The steps as the commands they run, for `--dry-run` and the up-front refusal.
+    pub fn listing(&self) -> String {
+        let mut s = format!("--retrain: in {} (the recipes' runs/ paths resolve there):\n", self.dir.display());
+        for (i, step) in self.steps.iter().enumerate() {
+            let line = match &step.action {
+                Action::Train { recipe, out, stop_at } => format!(
+                    "rewardedit train --recipe {} --out {} --resume{}",
+                    recipe.display(),
+                    out.display(),
+                    stop_at.map_or(String::new(), |n| format!(" (stopping at step {n}, where the next stages start)"))
+                ),
+                Action::DistillScorer { recipe, out } => format!("rewardedit distill-scorer --recipe {} --out {} --resume", recipe.display(), out.display()),
+                Action::Unavailable { reason } => format!("NOT AVAILABLE: {reason}"),
+            };
+            let _ = writeln!(s, "  {}. {}: {line}", i + 1, step.what);
+        }
+        let _ = writeln!(s, "  then: the demo's evaluation of the outputs:");
+        for (slot, dir) in &self.outputs.editors {
+            let _ = writeln!(s, "     {:<13} {}", slot.key(), dir.display());
+        }
+        let _ = writeln!(s, "     {:<13} {}", "scorer", self.outputs.scorer.display());
+        s
+    }
+
+    fn unavailable(&self) -> Vec<&Step> {
+        self.steps.iter().filter(|s| matches!(s.action, Action::Unavailable { .. })).collect()
+    }
+
+    /// Runs every step (each resumes what an earlier retrain left), in `self.dir`.
+    pub fn run(&self, backend: BackendKind, gpu: usize) -> Result<()> {
+        let missing = self.unavailable();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|s| s.what).collect();
+            return Err(bad_input(format!(
+                "--retrain cannot run the whole pipeline in this build: no command for the {} (see below); nothing was trained. \
+                 The demo on the committed checkpoints needs no retrain.\n{}",
+                names.join(" and the "),
+                self.listing()
+            )));
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let back = std::env::current_dir()?;
+        std::env::set_current_dir(&self.dir).with_context(|| format!("entering {}", self.dir.display()))?;
+        let result = self.steps.iter().try_for_each(|step| run_step(step, backend, gpu));
+        std::env::set_current_dir(back)?;
+        result
+    }
+}
+
+fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
+    eprintln!("--retrain: {}", step.what);
+    match &step.action {
+        Action::Train { recipe, out, stop_at } => {
+            let newest = checkpoint::list(&out.join(CHECKPOINTS_DIR)).iter().map(|(s, _)| *s).max();
+            let stop_after = match (stop_at, newest) {
+                (Some(n), Some(at)) if at >= *n => return Ok(()),
+                (Some(n), at) => Some(n - at.unwrap_or(0)),
+                (None, _) => None,
+            };
+            let args = train::Args { recipe: recipe.clone(), out: Some(out.clone()), resume: newest.is_some(), dry_run: false, stop_after };
+            train::run(args, backend, gpu)
+        }
+        Action::DistillScorer { recipe, out } => {
+            let resume = out.join(distill::CHECKPOINT_DIR).exists();
+            distill_scorer::run(distill_scorer::Args { recipe: recipe.clone(), out: Some(out.clone()), resume, dry_run: false }, backend, gpu)
+        }
+        Action::Unavailable { reason } => Err(bad_input(reason.clone())),
+    }
+}
