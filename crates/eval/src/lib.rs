@@ -8,6 +8,7 @@
 //!   `report.md` and `report.html` ([`report`]).
 //! - [`parity`]: [`run_parity`] and [`scorer_parity`] against `eval/parity.toml`.
 //! - [`compare`]: several runs side by side.
+//! - [`quantization`]: how far a quantized editor drifts from its source on a calibration set.
 
 pub mod benchmark;
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod diffusion;
 pub mod editor;
 pub mod error;
 pub mod parity;
+pub mod quantization;
 pub mod record;
 pub mod report;
 pub mod run;
