@@ -20,9 +20,9 @@ use rewardedit_models::unet::RewardInputs;
 use rewardedit_models::ModelError;
 use serde::{Deserialize, Serialize};
 
-use crate::benchmark::{Benchmark, BenchmarkItem, ImageRef, WorldSpec};
+use crate::benchmark::{Benchmark, BenchmarkItem, WorldSpec};
 use crate::stats::{pixel_metrics, PSNR_CAP_DB};
-use crate::{EditError, EvalError, Result};
+use crate::{EvalError, Result};
 
 /// Where the calibration items come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,15 +68,7 @@ impl CalibrationSet {
                 .enumerate()
                 .map(|(i, e)| {
                     let e = e?;
-                    Ok(BenchmarkItem {
-                        id: e.id,
-                        edit_type: e.edit_type,
-                        instruction: e.instruction,
-                        source: ImageRef::File(e.source),
-                        target: None,
-                        provenance: serde_json::json!({}),
-                        index: i as u64,
-                    })
+                    Ok(BenchmarkItem::from_file(e.id, e.edit_type, e.instruction, e.source, i as u64))
                 })
                 .collect(),
         }
@@ -107,10 +99,7 @@ pub struct Drift {
 }
 
 fn model_err(e: ModelError) -> EvalError {
-    EvalError::Editor(match e {
-        ModelError::InvalidInput(m) => EditError::InvalidInput(m),
-        other => EditError::Failed(other.to_string()),
-    })
+    EvalError::Editor(e.into())
 }
 
 /// The UNet's outputs of `editor` on `source` noised with `noise` at `timesteps` (one row each).
