@@ -458,3 +458,69 @@ fn model_inspect_checks_every_tensor() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tensor check failed"));
     bad_input(&["model", "inspect", p(&dir.path().join("nothing"))]);
 }
+
+#[test]
+fn quantize_writes_an_int8_editor_that_edits_and_inspects() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let q8 = dir.path().join("q8");
+    let calib = ["--calib-items", "2", "--steps", "2", "--max-side", "16"];
+    let mut args = vec!["quantize", "--model", p(&model), "--scheme", "int8", "--out", p(&q8)];
+    args.extend(calib);
+    let said = ok(&args);
+    assert!(said.contains("rewardedit-int8-v2") && said.contains("PSNR"), "{said}");
+
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(q8.join("quantize.json")).unwrap()).unwrap();
+    assert_eq!((report["scheme"].as_str(), report["format"].as_str()), (Some("int8"), Some("rewardedit-int8-v2")));
+    assert_eq!(report["calibration"]["set"], "world");
+    assert_eq!(report["error"]["items"], 2);
+    let (before, after) = (report["total_bytes_before"].as_u64().unwrap(), report["total_bytes_after"].as_u64().unwrap());
+    assert!(after * 2 < before, "{after} vs {before}");
+    assert!(report["bytes_after"]["unet"].as_u64().unwrap() < report["bytes_before"]["unet"].as_u64().unwrap());
+    let psnr = report["error"]["psnr_db_min"].as_f64().unwrap();
+    assert!(psnr > 25.0, "{psnr}");
+
+    let inspected = ok(&["model", "inspect", p(&q8)]);
+    for want in ["I8:", "rewardedit-int8-v2", "reward modules", "tensor check: ok"] {
+        assert!(inspected.contains(want), "{want}: {inspected}");
+    }
+    // The int8 folder is an ordinary editor, reward conditioning included.
+    let img = dir.path().join("in.png");
+    image::RgbImage::from_fn(12, 8, |x, y| image::Rgb([(x * 20) as u8, (y * 30) as u8, 90])).save(&img).unwrap();
+    let out = dir.path().join("out.png");
+    ok(&["edit", p(&img), "make the red circle blue", "--model", p(&q8), "--steps", "2", "--rewards", "5,4,5", "--out", p(&out)]);
+    assert_eq!(image::open(&out).unwrap().width(), 12);
+
+    // fp16: every weights file halves.
+    let f16 = dir.path().join("f16");
+    let mut args = vec!["quantize", "--model", p(&model), "--scheme", "fp16", "--out", p(&f16)];
+    args.extend(calib);
+    ok(&args);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(f16.join("quantize.json")).unwrap()).unwrap();
+    let ratio = report["total_bytes_before"].as_f64().unwrap() / report["total_bytes_after"].as_f64().unwrap();
+    assert!((1.9..2.01).contains(&ratio), "{ratio}");
+    assert!(ok(&["model", "inspect", p(&f16)]).contains("F16:"));
+}
+
+#[test]
+fn quantize_refuses_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_editor(dir.path());
+    let out = dir.path().join("out");
+    let run = |model: &str, scheme: &str, out: &str, extra: &[&str]| {
+        let mut args = vec!["quantize", "--model", model, "--scheme", scheme, "--out", out];
+        args.extend_from_slice(extra);
+        bad_input(&args)
+    };
+    assert!(run(p(&dir.path().join("nothing")), "int8", p(&out), &[]).contains("not a folder"));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(run(p(&empty), "int8", p(&out), &[]).contains("not an editor folder"));
+    assert!(run(p(&model), "int4", p(&out), &[]).contains("int8"));
+    let err = run(p(&model), "int8", p(&model), &[]);
+    assert!(err.contains("not empty"), "{err}");
+    assert!(run(p(&model), "int8", p(&out), &["--calib", "nosuchformat:x"]).contains("world"));
+    run(p(&model), "int8", p(&out), &["--calib", p(&dir.path().join("no-manifest"))]);
+    run(p(&model), "int8", p(&out), &["--calib-items", "0"]);
+    assert!(!out.exists(), "nothing is written on bad input");
+}

@@ -64,6 +64,8 @@ enum Command {
     BenchUnet(commands::bench_unet::Args),
     /// Edit one image with an editor folder: instruction + requested rewards (or a template).
     Edit(commands::edit::Args),
+    /// Quantize an editor folder's weights (int8 per channel, fp16, bf16) and measure the error.
+    Quantize(commands::quantize::Args),
     /// Editor folders: inspect (architecture, parameters, tensor check) and init (random weights).
     #[command(subcommand)]
     Model(commands::model::ModelCommand),
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::DistillEditor(args) => commands::distill_editor::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),
+        Command::Quantize(args) => commands::quantize::run(args, cli.backend, cli.gpu),
         Command::Model(cmd) => commands::model::run(cmd, cli.backend, cli.gpu),
         Command::Info => commands::info::run(cli.backend, cli.gpu),
     };

@@ -14,18 +14,14 @@ use rewardedit_core::manifest::{MANIFEST_FILE, ManifestWriter};
 use rewardedit_core::{AxisScore, EditExample, EditType, Error, Reward, classify_instruction};
 use serde_json::json;
 
-/// `$REWARDEDIT_REAL_EDIT`, else the nearest `shared/real-edit` above the crate (one level further
-/// up from a worktree than from the main checkout).
+/// `$REWARDEDIT_REAL_EDIT`, else `shared/real-edit` in the nearest folder above the crate that has
+/// one (`../shared` from the main checkout, further up from a worktree), as the eval crate finds it.
 fn real_edit_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("REWARDEDIT_REAL_EDIT") {
-        return p.into();
-    }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .ancestors()
-        .map(|a| a.join("shared/real-edit"))
-        .find(|p| p.join("instructions.json").is_file())
-        .unwrap_or_else(|| crate_dir.join("../../../shared/real-edit"))
+    std::env::var_os("REWARDEDIT_REAL_EDIT").map(PathBuf::from).unwrap_or_else(|| {
+        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let found = crate_dir.ancestors().map(|a| a.join("shared/real-edit")).find(|d| d.is_dir());
+        found.expect("Real-Edit not found: set REWARDEDIT_REAL_EDIT to its folder")
+    })
 }
 
 fn spec(s: &str) -> FormatSpec {

@@ -125,6 +125,14 @@ pub struct BenchmarkItem {
     pub index: u64,
 }
 
+impl BenchmarkItem {
+    /// An item whose source is an image file, with no target and no provenance (Real-Edit, a
+    /// manifest's examples).
+    pub fn from_file(id: String, edit_type: EditType, instruction: String, source: PathBuf, index: u64) -> Self {
+        Self { id, edit_type, instruction, source: ImageRef::File(source), target: None, provenance: serde_json::json!({}), index }
+    }
+}
+
 impl Benchmark {
     /// The name used on the command line and in run records.
     pub fn name(&self) -> &'static str {
@@ -161,15 +169,7 @@ impl Benchmark {
                     .enumerate()
                     .map(|(i, r)| {
                         let r = r?;
-                        Ok(BenchmarkItem {
-                            id: r.id,
-                            edit_type: r.edit_type,
-                            instruction: r.instruction,
-                            source: ImageRef::File(r.image),
-                            target: None,
-                            provenance: serde_json::json!({}),
-                            index: i as u64,
-                        })
+                        Ok(BenchmarkItem::from_file(r.id, r.edit_type, r.instruction, r.image, i as u64))
                     })
                     .collect()
             }

@@ -76,10 +76,17 @@ impl Editor for DiffusionEditor {
         }
         settings.seed = input.seed;
         let request = EditRequest { image: input.source.clone(), instruction: input.instruction.to_string(), reward };
-        let mut out = edit(&pipeline, std::slice::from_ref(&request), &settings, &mut |_, _| {}).map_err(|e| match e {
+        let mut out = edit(&pipeline, std::slice::from_ref(&request), &settings, &mut |_, _| {})?;
+        out.pop().ok_or_else(|| EditError::Failed("the pipeline returned no image".into()))
+    }
+}
+
+/// A pipeline error as an edit error: bad input stays bad input, the rest is a failure.
+impl From<ModelError> for EditError {
+    fn from(e: ModelError) -> Self {
+        match e {
             ModelError::InvalidInput(m) => EditError::InvalidInput(m),
             other => EditError::Failed(other.to_string()),
-        })?;
-        out.pop().ok_or_else(|| EditError::Failed("the pipeline returned no image".into()))
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`parity`]: [`run_parity`] and [`scorer_parity`] against `eval/parity.toml`.
 //! - [`rescore`]: a run's edits scored again by another scorer ([`rescore_run`]).
 //! - [`compare`]: several runs side by side.
+//! - [`quantization`]: how far a quantized editor drifts from its source on a calibration set.
 
 pub mod benchmark;
 pub mod compare;
@@ -16,6 +17,7 @@ pub mod diffusion;
 pub mod editor;
 pub mod error;
 pub mod parity;
+pub mod quantization;
 pub mod record;
 pub mod report;
 pub mod rescore;

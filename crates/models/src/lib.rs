@@ -1,6 +1,6 @@
 //! Burn modules of the reward-conditioned editor (issue 3): the UNet (diffusers layout) with the
 //! authors' reward conditioning, the VAE, the CLIP text encoder and tokenizer, the schedulers,
-//! and safetensors loading/saving.
+//! and safetensors loading/saving (f32, f16, bf16 and our int8 format).
 //!
 //! burn 0.22 tensors carry their backend in the `Device`, not in a type parameter, so these
 //! modules are backend-generic without a `B: Backend` parameter (architecture.md rule 2 as 0.22
@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod import;
+pub mod int8;
 pub mod pipeline;
 pub mod schedulers;
 pub mod store;

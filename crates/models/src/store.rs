@@ -2,6 +2,9 @@
 //! layouts), with every tensor accounted for: anything missing, unexpected or mis-shaped is an
 //! error that names it by its key in the file.
 //!
+//! Weights are written as f32, f16, bf16 or our int8 format ([`WeightFormat`]); any of them
+//! loads, cast to the module's float dtype (int8 dequantised first, [`crate::int8`]).
+//!
 //! Our field names are the reference's state-dict keys. Where Rust cannot spell a key, or a
 //! published checkpoint differs, each model says so in its [`CheckpointKeys`] impl (the UNet's
 //! below; the VAE's in `vae::autoencoder`, CLIP's in `text::clip`) and nowhere else.
@@ -16,9 +19,49 @@ use burn::store::{
     PyTorchToBurnAdapter, SafetensorsStore,
 };
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
+use crate::import::header::read_format;
+use crate::int8::{dequantize_file, is_int8_format, quantize_file, Granularity};
 use crate::unet::UNet2DConditionModel;
 use crate::{ModelError, Result};
+
+/// How weights are written. Every format loads back through [`load_safetensors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightFormat {
+    /// Full precision (4 bytes per weight).
+    #[default]
+    F32,
+    /// IEEE half precision (2 bytes; diffusers' `fp16` variant).
+    F16,
+    /// bfloat16 (2 bytes; f32's range, fewer mantissa bits).
+    Bf16,
+    /// Our int8 format, one scale per output channel ([`crate::int8`], `rewardedit-int8-v2`;
+    /// about 1 byte per weight).
+    Int8,
+}
+
+impl WeightFormat {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightFormat::F32 => "f32",
+            WeightFormat::F16 => "f16",
+            WeightFormat::Bf16 => "bf16",
+            WeightFormat::Int8 => "int8",
+        }
+    }
+
+    /// The dtype float tensors are cast to before writing (int8 quantizes from f32).
+    fn float_dtype(self) -> DType {
+        match self {
+            WeightFormat::F16 => DType::F16,
+            WeightFormat::Bf16 => DType::BF16,
+            WeightFormat::F32 | WeightFormat::Int8 => DType::F32,
+        }
+    }
+}
 
 /// A `(regex, replacement)` rule on tensor names.
 pub type Remap = (&'static str, &'static str);
@@ -104,27 +147,34 @@ impl LoadOptions {
 }
 
 /// Loads `module` from a diffusers-layout safetensors file. Float tensors of any precision
-/// (fp16/bf16/fp32) are cast to the dtype of the module's parameters.
+/// (fp16/bf16/fp32) are cast to the dtype of the module's parameters; an int8 file
+/// ([`crate::int8`], told by its metadata) is dequantised first.
 pub fn load_safetensors<M: CheckpointKeys>(module: &mut M, path: impl AsRef<Path>, options: &LoadOptions) -> Result<ApplyResult> {
     let path = path.as_ref();
-    let mut store = with_load_settings(SafetensorsStore::from_file(path), module);
-    let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let store = match read_format(path)? {
+        Some(format) if is_int8_format(&format) => {
+            let bytes = std::fs::read(path).map_err(|e| store_err(path, e))?;
+            SafetensorsStore::from_bytes(Some(dequantize_file(&bytes).map_err(|e| store_err(path, e))?))
+        }
+        _ => SafetensorsStore::from_file(path),
+    };
+    load_from_store(module, store, &path.display().to_string(), options)
+}
+
+/// [`load_safetensors`] from the bytes of a (float) safetensors file.
+pub fn load_safetensors_bytes<M: CheckpointKeys>(module: &mut M, bytes: Vec<u8>, options: &LoadOptions) -> Result<ApplyResult> {
+    load_from_store(module, SafetensorsStore::from_bytes(Some(bytes)), "<memory>", options)
+}
+
+fn load_from_store<M: CheckpointKeys>(module: &mut M, store: SafetensorsStore, origin: &str, options: &LoadOptions) -> Result<ApplyResult> {
+    let mut store = with_load_settings(store, module);
+    let result = module.load_from(&mut store).map_err(|e| ModelError::Store { path: origin.into(), message: e.to_string() })?;
     check_complete(&result, options, M::SAVE_REMAP)?;
     Ok(result)
 }
 
-/// [`load_safetensors`] from the bytes of a safetensors file.
-pub fn load_safetensors_bytes<M: CheckpointKeys>(module: &mut M, bytes: Vec<u8>, options: &LoadOptions) -> Result<ApplyResult> {
-    let mut store = with_load_settings(SafetensorsStore::from_bytes(Some(bytes)), module);
-    let result = module.load_from(&mut store).map_err(|e| ModelError::Store {
-        path: "<memory>".into(),
-        message: e.to_string(),
-    })?;
-    check_complete(&result, options, M::SAVE_REMAP)?;
-    Ok(result)
+fn store_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Store { path: path.display().to_string(), message: e.to_string() }
 }
 
 fn with_load_settings<M: CheckpointKeys>(store: SafetensorsStore, module: &M) -> SafetensorsStore {
@@ -220,17 +270,27 @@ fn check_complete(result: &ApplyResult, options: &LoadOptions, save_remap: &[Rem
     }
 }
 
-/// Saves `module` as safetensors in diffusers' layout (PyTorch names, `[out, in]` linears).
-pub fn save_safetensors<M: CheckpointKeys>(module: &M, path: impl AsRef<Path>) -> Result<()> {
+/// Saves `module` as safetensors in diffusers' layout (PyTorch names, `[out, in]` linears), its
+/// float tensors as `format`.
+pub fn save_safetensors<M: CheckpointKeys>(module: &M, path: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
     let path = path.as_ref();
-    let mut store = SafetensorsStore::from_file(path).overwrite(true).with_to_adapter(BurnToPyTorchAdapter);
+    let adapter = BurnToPyTorchAdapter.chain(FloatCastAdapter::to(format.float_dtype()));
+    let store = match format {
+        // Quantized from the f32 bytes, in PyTorch layout so that rows are output channels.
+        WeightFormat::Int8 => SafetensorsStore::from_bytes(None),
+        _ => SafetensorsStore::from_file(path).overwrite(true),
+    };
+    let mut store = store.with_to_adapter(adapter);
     for (from, to) in M::SAVE_REMAP {
         store = store.with_key_remapping(*from, *to);
     }
-    module.save_into(&mut store).map_err(|e| ModelError::Store {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    module.save_into(&mut store).map_err(|e| store_err(path, e))?;
+    if format == WeightFormat::Int8 {
+        let f32_bytes = store.get_bytes().map_err(|e| store_err(path, e))?;
+        let int8 = quantize_file(&f32_bytes, Granularity::PerChannel).map_err(|e| store_err(path, e))?;
+        std::fs::write(path, int8).map_err(|e| store_err(path, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use rewardedit_models::import::{
     load_text_encoder_dir, load_tokenizer_dir, read_header, save_text_encoder_dir, TEXT_ENCODER_CONFIG,
     TEXT_ENCODER_WEIGHTS,
 };
-use rewardedit_models::store::{load_safetensors, load_safetensors_bytes, LoadOptions};
+use rewardedit_models::store::{load_safetensors, load_safetensors_bytes, LoadOptions, WeightFormat};
 use rewardedit_models::text::{CLIPTextConfig, CLIPTextModel, ClipTokenizer};
 use rewardedit_models::ModelError;
 use safetensors::Dtype;
@@ -159,7 +159,7 @@ fn text_encoder_saves_in_sd15_layout_and_reloads() {
     let device = Device::flex();
     let import = load_text_encoder_dir(golden("ip2p_tiny"), &device).unwrap();
     let out = TempDir::new("clip-saved");
-    save_text_encoder_dir(&import.model, &import.config, &out.0).unwrap();
+    save_text_encoder_dir(&import.model, &import.config, &out.0, WeightFormat::F32).unwrap();
     assert_eq!(read_header(out.0.join(TEXT_ENCODER_WEIGHTS)).unwrap(), read_header(folder_weights()).unwrap());
     let again = load_text_encoder_dir(&out.0, &device).unwrap();
     assert_eq!(again.config, import.config);

@@ -10,6 +10,7 @@ use common::{assert_close, golden, to_vec, Golden, TempDir};
 use rewardedit_models::import::{
     load_scheduler_config, load_unet_dir, read_header, save_unet_dir, SCHEDULER_CONFIG, UNET_CONFIG, UNET_WEIGHTS,
 };
+use rewardedit_models::store::WeightFormat;
 use rewardedit_models::unet::RewardInputs;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -54,7 +55,7 @@ fn authors_fp16_reward_folder_imports_saves_and_reimports() {
     assert_close("imported reward unet", &forward(&import.model, &g, true, &device), &g.vec("output"), 1e-4);
 
     let out = TempDir::new("saved");
-    save_unet_dir(&import.model, &import.config, &out.0).unwrap();
+    save_unet_dir(&import.model, &import.config, &out.0, WeightFormat::F32).unwrap();
     let header = read_header(out.0.join(UNET_WEIGHTS)).unwrap();
     assert_eq!(header.len(), 244, "the authors' 242 tensors plus null_reward.scores/text");
     assert_eq!(header["ca.attention.self.query.weight"].shape, vec![16, 16]);

@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::*;
 use common::{assert_close, golden, to_vec, Golden};
 use rewardedit_core::RewardCondition;
-use rewardedit_models::store::{load_safetensors, save_safetensors, LoadOptions};
+use rewardedit_models::store::{load_safetensors, save_safetensors, LoadOptions, WeightFormat};
 use rewardedit_models::unet::reward::{NUM_SCORES, SCORE_EMBED_DIM};
 use rewardedit_models::unet::embeddings::timestep_embedding;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs, UNet2DConditionConfig, UNet2DConditionModel};
@@ -143,7 +143,7 @@ fn saved_reward_unet_has_the_checkpoint_layout_and_reloads() {
     let dir = std::env::temp_dir().join(format!("rewardedit-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("unet.safetensors");
-    save_safetensors(&unet, &path).unwrap();
+    save_safetensors(&unet, &path, WeightFormat::F32).unwrap();
 
     let saved = std::fs::read(&path).unwrap();
     let saved_st = safetensors::SafeTensors::deserialize(&saved).unwrap();

@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::*;
 use common::{assert_close, edited, expect_mismatch, golden, rename_keys, to_vec, Golden, TempDir};
 use rewardedit_models::import::{load_vae_dir, read_header, save_vae_dir, VAE_CONFIG, VAE_WEIGHTS, VAE_WEIGHTS_FP16};
-use rewardedit_models::store::{load_safetensors_bytes, LoadOptions};
+use rewardedit_models::store::{load_safetensors_bytes, LoadOptions, WeightFormat};
 use rewardedit_models::vae::{AutoencoderKL, AutoencoderKLConfig};
 use rewardedit_models::ModelError;
 use safetensors::Dtype;
@@ -104,7 +104,7 @@ fn vae_saves_in_diffusers_layout_and_reloads() {
     let device = Device::flex();
     let import = load_vae_dir(golden("ip2p_tiny"), &device).unwrap();
     let out = TempDir::new("vae-saved");
-    save_vae_dir(&import.model, &import.config, &out.0).unwrap();
+    save_vae_dir(&import.model, &import.config, &out.0, WeightFormat::F32).unwrap();
     let ours = read_header(out.0.join(VAE_WEIGHTS)).unwrap();
     let theirs = read_header(folder_weights()).unwrap();
     assert_eq!(ours, theirs, "same names, shapes and dtypes as diffusers' file");

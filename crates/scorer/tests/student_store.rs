@@ -7,7 +7,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use image::RgbImage;
 use rewardedit_scorer::student::batch::{image_tensor, token_tensor};
-use rewardedit_scorer::student::quant::{dequantize_file, quantize_file, SCALE_SUFFIX};
+use rewardedit_models::int8::{dequantize_file, file_format, quantize_file, Granularity, FORMAT_V1, SCALE_SUFFIX};
 use rewardedit_scorer::student::store::{to_safetensors_bytes, FP32_FILE, INT8_FILE};
 use rewardedit_scorer::student::{load_student, save_student, Precision, StudentNet};
 use rewardedit_scorer::{ScoreError, ScoreRequest, Scorer, StudentScorer};
@@ -52,7 +52,8 @@ fn int8_file_round_trip_error_is_within_half_a_step_per_weight() {
     let config = tiny_config(&ex);
     let device = Device::flex();
     let fp32 = to_safetensors_bytes(&StudentNet::new(&config, &device)).unwrap();
-    let int8 = quantize_file(&fp32).unwrap();
+    let int8 = quantize_file(&fp32, Granularity::PerTensor).unwrap();
+    assert_eq!(file_format(&int8).unwrap().as_deref(), Some(FORMAT_V1));
     let back = dequantize_file(&int8).unwrap();
     let (orig, q, back) = (SafeTensors::deserialize(&fp32).unwrap(), SafeTensors::deserialize(&int8).unwrap(), SafeTensors::deserialize(&back).unwrap());
     let f32s = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
@@ -75,6 +76,25 @@ fn int8_file_round_trip_error_is_within_half_a_step_per_weight() {
         }
     }
     assert!(quantized >= 5, "only {quantized} tensors were quantized");
+}
+
+/// The committed students' int8 files were written before the format moved to the models crate
+/// and gained per-channel scales: they are v1 (one scale per tensor) and still load.
+#[test]
+fn committed_v1_int8_students_still_load() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
+    let device = Device::flex();
+    for name in ["student-scorer", "student-scorer-noisy"] {
+        let dir = root.join(name);
+        let bytes = std::fs::read(dir.join(INT8_FILE)).unwrap();
+        assert_eq!(file_format(&bytes).unwrap().as_deref(), Some(FORMAT_V1), "{name}");
+        let (config, int8) = load_student(&dir, Precision::Int8, &device).unwrap();
+        let (_, fp32) = load_student(&dir, Precision::Fp32, &device).unwrap();
+        let ex = world_examples(27, 7);
+        let (a, b) = (outputs(&fp32, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst > 0.0 && worst < 0.5, "{name}: int8 vs fp32 output gap {worst}");
+    }
 }
 
 fn request(source: RgbImage, edited: RgbImage, instruction: &str) -> ScoreRequest {

@@ -11,6 +11,7 @@ pub mod info;
 pub mod label;
 pub mod model;
 pub mod parity;
+pub mod quantize;
 pub mod score;
 pub mod train;
 pub mod world;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args as ClapArgs, Subcommand};
 use rewardedit_core::Vocab;
 use rewardedit_models::import::{check_editor_dir, PartCheck, TextEncoderKind};
+use rewardedit_models::int8::describe_format;
 use rewardedit_models::pipeline::presets::{world_editor, world_tiny_unet};
 use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig};
 
@@ -130,6 +131,18 @@ fn inspect(dir: PathBuf) -> Result<()> {
         println!("{:<16} {:>8} {:>12}  {:<16} -", "vae", "absent", 0, "");
     }
     println!("{:<16} {:>8} {:>12}", "total", "", total);
+    // The UNet and the reward modules share a file: each file's format is said once.
+    let mut said = Vec::new();
+    for part in &check.parts {
+        if said.contains(&&part.file) {
+            continue;
+        }
+        said.push(&part.file);
+        if let Some(format) = &part.format {
+            let what = describe_format(format).unwrap_or("a format this build does not read");
+            println!("format           {}: {format} ({what})", part.file.strip_prefix(&dir).unwrap_or(&part.file).display());
+        }
+    }
     if check.ok() {
         println!("tensor check: ok");
         Ok(())

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::header::{read_header, TensorInfo};
 use crate::schedulers::NoiseScheduleConfig;
-use crate::store::{load_safetensors, save_safetensors, CheckpointKeys, LoadOptions};
+use crate::store::{load_safetensors, save_safetensors, CheckpointKeys, LoadOptions, WeightFormat};
 use crate::text::{CLIPTextConfig, CLIPTextModel, ClipTokenizer};
 use crate::unet::{RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel};
 use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
@@ -63,7 +63,7 @@ pub struct UNetImport {
     pub weights: PathBuf,
     /// Tensors in the file (all of them placed: anything else is an error).
     pub tensors: usize,
-    /// Tensors per safetensors dtype (`F32`, `F16`, `BF16`).
+    /// Tensors per safetensors dtype (`F32`, `F16`, `BF16`, `I8`).
     pub dtypes: BTreeMap<String, usize>,
     /// The file holds the authors' reward modules.
     pub has_reward: bool,
@@ -81,7 +81,7 @@ pub struct Import<M, C> {
     pub weights: PathBuf,
     /// Tensors in the file (all of them placed: anything else is an error).
     pub tensors: usize,
-    /// Tensors per safetensors dtype (`F32`, `F16`, `BF16`).
+    /// Tensors per safetensors dtype (`F32`, `F16`, `BF16`, `I8`).
     pub dtypes: BTreeMap<String, usize>,
 }
 
@@ -133,7 +133,8 @@ fn io_err(p: &Path, e: std::io::Error) -> ModelError {
 
 /// Loads `dir/unet` onto `device`. The reward modules are built when the file has them; every
 /// tensor must then match one-to-one (only the null reward may be absent, as in the authors'
-/// checkpoint). Weights of any float precision are cast to the device's float dtype.
+/// checkpoint). Weights of any float precision, or our int8 format, are cast to the device's
+/// float dtype.
 pub fn load_unet_dir(dir: impl AsRef<Path>, device: &Device) -> Result<UNetImport> {
     let dir = dir.as_ref();
     let config = UNet2DConditionConfig::from_file(dir.join(UNET_CONFIG))?;
@@ -183,27 +184,27 @@ fn count_dtypes(header: &BTreeMap<String, TensorInfo>) -> BTreeMap<String, usize
 }
 
 /// Writes `dir/unet/config.json` (diffusers' fields plus `_class_name`) and
-/// `dir/unet/diffusion_pytorch_model.safetensors` in PyTorch layout; the reward modules keep
-/// the authors' names and our null reward is `null_reward.{scores,text}`.
-pub fn save_unet_dir(model: &UNet2DConditionModel, config: &UNet2DConditionConfig, dir: impl AsRef<Path>) -> Result<()> {
+/// `dir/unet/diffusion_pytorch_model.safetensors` (weights as `format`) in PyTorch layout; the
+/// reward modules keep the authors' names and our null reward is `null_reward.{scores,text}`.
+pub fn save_unet_dir(model: &UNet2DConditionModel, config: &UNet2DConditionConfig, dir: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
     let dir = dir.as_ref();
     write_config(config, &[("_class_name", "UNet2DConditionModel".into())], &dir.join(UNET_CONFIG))?;
-    save_safetensors(model, dir.join(UNET_WEIGHTS))
+    save_safetensors(model, dir.join(UNET_WEIGHTS), format)
 }
 
 /// Writes `dir/vae/config.json` and `dir/vae/diffusion_pytorch_model.safetensors` (current
-/// diffusers names).
-pub fn save_vae_dir(model: &AutoencoderKL, config: &AutoencoderKLConfig, dir: impl AsRef<Path>) -> Result<()> {
+/// diffusers names, weights as `format`).
+pub fn save_vae_dir(model: &AutoencoderKL, config: &AutoencoderKLConfig, dir: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
     let dir = dir.as_ref();
     write_config(config, &[("_class_name", "AutoencoderKL".into())], &dir.join(VAE_CONFIG))?;
-    save_safetensors(model, dir.join(VAE_WEIGHTS))
+    save_safetensors(model, dir.join(VAE_WEIGHTS), format)
 }
 
 /// Writes `dir/text_encoder/config.json` and `dir/text_encoder/model.safetensors` (keys under
-/// `text_model.`, as SD 1.5 publishes them).
-pub fn save_text_encoder_dir(model: &CLIPTextModel, config: &CLIPTextConfig, dir: impl AsRef<Path>) -> Result<()> {
+/// `text_model.`, as SD 1.5 publishes them; weights as `format`).
+pub fn save_text_encoder_dir(model: &CLIPTextModel, config: &CLIPTextConfig, dir: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
     let dir = dir.as_ref();
     let extra = [("architectures", serde_json::json!(["CLIPTextModel"])), ("model_type", "clip_text_model".into())];
     write_config(config, &extra, &dir.join(TEXT_ENCODER_CONFIG))?;
-    save_safetensors(model, dir.join(TEXT_ENCODER_WEIGHTS))
+    save_safetensors(model, dir.join(TEXT_ENCODER_WEIGHTS), format)
 }

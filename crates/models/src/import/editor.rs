@@ -4,6 +4,10 @@
 //! [`check_editor_dir`], which compares the files' headers with the modules the configs build
 //! without reading any weights.
 //!
+//! Weights are saved as f32, f16, bf16 or int8 ([`Editor::save_as`], [`WeightFormat`]) under the
+//! same file names; the dtype is in each file's header (int8: its metadata says
+//! `rewardedit-int8-v2`), so [`Editor::load`] opens all of them alike.
+//!
 //! The world text encoder is stored as `text_encoder/config.json` ([`WorldTextConfig`]) +
 //! `text_encoder/model.safetensors`, its vocabulary as `tokenizer/world_vocab.json` (a CLIP
 //! tokenizer folder has `vocab.json` + `merges.txt` instead).
@@ -21,10 +25,11 @@ use super::diffusers::{
     save_unet_dir, save_vae_dir, SCHEDULER_CONFIG, TEXT_ENCODER_WEIGHTS, TEXT_ENCODER_WEIGHTS_FP16, TOKENIZER_DIR,
     UNET_CONFIG, UNET_WEIGHTS, UNET_WEIGHTS_FP16, VAE_CONFIG, VAE_WEIGHTS, VAE_WEIGHTS_FP16,
 };
-use super::header::{read_header, TensorInfo};
+use super::header::{read_format, read_header, TensorInfo};
 use crate::pipeline::{Editor, EditorConfig, ImageSpace, PromptEncoder, SpaceKind};
 use crate::schedulers::NoiseScheduleConfig;
-use crate::store::{file_key, load_safetensors, save_safetensors, tensor_layout, CheckpointKeys, LoadOptions};
+use crate::int8::scale_mismatch;
+use crate::store::{file_key, load_safetensors, save_safetensors, tensor_layout, CheckpointKeys, LoadOptions, WeightFormat};
 use crate::text::world::{WorldTextConfig, WorldTextEncoder};
 use crate::text::{CLIPTextConfig, CLIPTextModel};
 use crate::unet::{RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel};
@@ -124,9 +129,9 @@ pub fn world_text_config(encoder: &WorldTextEncoder, vocab: &Vocab) -> WorldText
 }
 
 impl Editor {
-    /// Loads an editor folder onto `device`; weights of any float precision (fp16, bf16, fp32)
-    /// are cast to the device's float dtype. Missing, unexpected or mis-shaped tensors are an
-    /// error naming them.
+    /// Loads an editor folder onto `device`; weights of any precision (fp16, bf16, fp32, our
+    /// int8) are cast to the device's float dtype. Missing, unexpected or mis-shaped tensors are
+    /// an error naming them.
     pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
         let config = load_editor_config(dir)?;
@@ -149,24 +154,30 @@ impl Editor {
         Editor::new(unet.model, unet.config, text, space, schedule, config)
     }
 
-    /// Writes the editor folder (fp32 or the device's dtype, PyTorch layout, diffusers names;
-    /// the reward modules under the authors' names plus `null_reward.*`).
+    /// Writes the editor folder in fp32 (PyTorch layout, diffusers names; the reward modules
+    /// under the authors' names plus `null_reward.*`).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_as(dir, WeightFormat::F32)
+    }
+
+    /// [`Editor::save`] with every weights file (UNet, text encoder, VAE) as `format`: f16 or
+    /// bf16 halve the folder, int8 makes it 3.3-3.7x smaller (docs/benchmarks.md).
+    pub fn save_as(&self, dir: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
         let dir = dir.as_ref();
-        save_unet_dir(&self.unet, &self.unet_config, dir)?;
+        save_unet_dir(&self.unet, &self.unet_config, dir, format)?;
         match &self.text {
             PromptEncoder::World { encoder, vocab } => {
                 write_json(&dir.join(TEXT_CONFIG), &world_text_config(encoder, vocab))?;
-                save_safetensors(encoder, dir.join(TEXT_WEIGHTS))?;
+                save_safetensors(encoder, dir.join(TEXT_WEIGHTS), format)?;
                 write_json(&dir.join(WORLD_VOCAB), vocab)?;
             }
             PromptEncoder::Clip { model, config, tokenizer_dir, .. } => {
-                save_text_encoder_dir(model, config, dir)?;
+                save_text_encoder_dir(model, config, dir, format)?;
                 copy_tokenizer(tokenizer_dir, &dir.join(TOKENIZER_DIR))?;
             }
         }
         if let ImageSpace::Latent { vae, config } = &self.space {
-            save_vae_dir(vae, config, dir)?;
+            save_vae_dir(vae, config, dir, format)?;
         }
         let mut schedule = serde_json::to_value(&self.schedule).map_err(|e| ModelError::InvalidConfig(e.to_string()))?;
         if let Some(obj) = schedule.as_object_mut() {
@@ -202,8 +213,10 @@ pub struct PartCheck {
     /// Tensors and parameters (elements) in the file for this part.
     pub tensors: usize,
     pub params: usize,
-    /// Tensors per safetensors dtype.
+    /// Tensors per safetensors dtype (an int8 weight counts once, as `I8`, its scale folded in).
     pub dtypes: BTreeMap<String, usize>,
+    /// The `format` in the file's metadata (`rewardedit-int8-v2` for int8 weights).
+    pub format: Option<String>,
     pub missing: Vec<String>,
     pub unexpected: Vec<String>,
     pub mismatched: Vec<String>,
@@ -316,6 +329,8 @@ fn canonical<M: CheckpointKeys>(header: BTreeMap<String, TensorInfo>) -> BTreeMa
 /// A file's tensors against a module's layout (file keys, PyTorch shapes).
 fn compare(name: &str, file: &Path, header: &BTreeMap<String, TensorInfo>, layout: &BTreeMap<String, Vec<usize>>, may_lack: &[&str]) -> PartCheck {
     let mut part = PartCheck { name: name.into(), file: file.to_path_buf(), tensors: header.len(), ..Default::default() };
+    // The header was read already: a file that cannot be read again has no format to report.
+    part.format = read_format(file).ok().flatten();
     for (key, info) in header {
         part.params += info.shape.iter().product::<usize>();
         *part.dtypes.entry(info.dtype.clone()).or_insert(0) += 1;
@@ -324,8 +339,13 @@ fn compare(name: &str, file: &Path, header: &BTreeMap<String, TensorInfo>, layou
             Some(shape) if *shape != info.shape => {
                 part.mismatched.push(format!("{key}: expected {shape:?}, found {:?}", info.shape));
             }
+            Some(shape) if info.dtype == "I8" => {
+                if let Some(why) = scale_mismatch(shape, info.scale.as_deref()) {
+                    part.mismatched.push(format!("{key}: {why}"));
+                }
+            }
             Some(_) if !matches!(info.dtype.as_str(), "F32" | "F16" | "BF16") => {
-                part.mismatched.push(format!("{key}: dtype {} is not a float (F32, F16, BF16)", info.dtype));
+                part.mismatched.push(format!("{key}: dtype {} is not a float (F32, F16, BF16) or int8", info.dtype));
             }
             Some(_) => {}
         }

@@ -39,14 +39,7 @@ pub fn edit(editor: &Editor, requests: &[EditRequest], settings: &EditSettings, 
         check_reward(editor, &r.reward)?;
     }
     let device = editor.device();
-    let multiple = editor.resolution_multiple();
-    let fitted: Vec<RgbImage> = requests
-        .iter()
-        .map(|r| match settings.max_side {
-            Some(max) if r.image.width().max(r.image.height()) > max => resize_keep_aspect(&r.image, max, multiple),
-            _ => fit_to_multiple(&r.image, multiple),
-        })
-        .collect();
+    let fitted: Vec<RgbImage> = requests.iter().map(|r| model_size(editor, &r.image, settings.max_side)).collect();
     // Same model size, same batch; groups in order of first appearance.
     let mut groups: Vec<((u32, u32), Vec<usize>)> = Vec::new();
     for (i, f) in fitted.iter().enumerate() {
@@ -71,6 +64,16 @@ pub fn edit(editor: &Editor, requests: &[EditRequest], settings: &EditSettings, 
         }
     }
     Ok(out.into_iter().map(|o| o.expect("every request is in one group")).collect())
+}
+
+/// `image` at the size the editor edits it: each side the nearest multiple of
+/// [`Editor::resolution_multiple`], after scaling down to `max_side` if it is larger.
+pub fn model_size(editor: &Editor, image: &RgbImage, max_side: Option<u32>) -> RgbImage {
+    let multiple = editor.resolution_multiple();
+    match max_side {
+        Some(max) if image.width().max(image.height()) > max => resize_keep_aspect(image, max, multiple),
+        _ => fit_to_multiple(image, multiple),
+    }
 }
 
 fn check_reward(editor: &Editor, reward: &RewardCondition) -> Result<()> {

@@ -10,7 +10,7 @@ pub mod presets;
 pub mod space;
 pub mod text;
 
-pub use edit::{denoise, edit, EditRequest};
+pub use edit::{denoise, edit, model_size, EditRequest};
 pub use editor::{EditSettings, Editor, EditorConfig};
 pub use guidance::{Branch, Branches, GuidanceScales, Predictions};
 pub use noise::NoiseStream;

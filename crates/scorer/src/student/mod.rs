@@ -5,7 +5,8 @@
 //!   self-attention instruction encoder ([`tokenizer`]), with cross-attention from the
 //!   instruction's words to the image; [`config`] its shape (and layout version).
 //! - [`distill`]: the training loop ([`loss`], [`recipe`], [`data`]).
-//! - [`store`] and [`quant`]: the student folder (fp32 and int8 safetensors + config.json).
+//! - [`store`]: the student folder (fp32 and int8 safetensors + config.json; the int8 format is
+//!   `rewardedit_models::int8`, per tensor).
 //! - [`scorer`]: [`StudentScorer`], the network behind the [`Scorer`](crate::Scorer) trait.
 //! - [`agreement`]: Spearman, Pearson, MAE, verdict agreement, pairwise accuracy.
 
@@ -17,7 +18,6 @@ pub mod distill;
 pub mod error;
 pub mod loss;
 pub mod network;
-pub mod quant;
 pub mod recipe;
 pub mod scorer;
 pub mod store;

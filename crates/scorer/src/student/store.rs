@@ -1,14 +1,17 @@
 //! A student folder: `config.json` (shape + vocabulary), `model.safetensors` (fp32, burn's own
-//! parameter names) and `model.int8.safetensors` (see [`quant`](super::quant)).
+//! parameter names and layouts) and `model.int8.safetensors` (our int8 format,
+//! [`rewardedit_models::int8`], one scale per tensor: `rewardedit-int8-v1`). Per-tensor, not per
+//! channel: burn keeps linear weights as `[in, out]`, so the format's per-row scales would be
+//! per input, and the committed students' agreement figures were measured per tensor.
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::store::{ApplyResult, ModuleSnapshot, SafetensorsStore};
+use rewardedit_models::int8::{dequantize_file, quantize_file, Granularity};
 
 use super::config::StudentConfig;
 use super::network::StudentNet;
-use super::quant::{dequantize_file, quantize_file};
 use super::StudentError;
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -52,7 +55,7 @@ pub fn save_student(dir: &Path, config: &StudentConfig, model: &StudentNet) -> R
     let json = serde_json::to_string_pretty(config).map_err(|e| StudentError::Config(e.to_string()))?;
     write(CONFIG_FILE, (json + "\n").as_bytes())?;
     let fp32 = to_safetensors_bytes(model)?;
-    let int8 = quantize_file(&fp32).map_err(|e| StudentError::Config(format!("int8 export: {e}")))?;
+    let int8 = quantize_file(&fp32, Granularity::PerTensor).map_err(|e| StudentError::Config(format!("int8 export: {e}")))?;
     Ok((write(FP32_FILE, &fp32)?, write(INT8_FILE, &int8)?))
 }
 
