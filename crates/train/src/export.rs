@@ -8,6 +8,7 @@ use rewardedit_models::pipeline::{self, EditSettings, ImageSpace, PromptEncoder,
 use rewardedit_models::schedulers::SchedulerKind;
 
 use crate::editor::{Editor, EditorConfig};
+use crate::recipe::SamplingDefaults;
 use crate::Result;
 
 /// The pipeline's editor made of (a copy of) `editor`'s weights.
@@ -31,6 +32,13 @@ pub fn to_pipeline(editor: &Editor, config: &EditorConfig) -> Result<pipeline::E
 
 /// Writes `editor` as an editor folder at `dir`.
 pub fn save_editor(editor: &Editor, config: &EditorConfig, dir: &Path) -> Result<()> {
-    to_pipeline(editor, config)?.save(dir)?;
+    save_editor_with(editor, config, &SamplingDefaults::default(), dir)
+}
+
+/// Writes `editor` as an editor folder at `dir` with the sampling defaults `sampling`.
+pub fn save_editor_with(editor: &Editor, config: &EditorConfig, sampling: &SamplingDefaults, dir: &Path) -> Result<()> {
+    let mut editor = to_pipeline(editor, config)?;
+    editor.config.defaults = sampling.apply(editor.config.defaults.clone());
+    editor.save(dir)?;
     Ok(())
 }

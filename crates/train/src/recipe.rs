@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rewardedit_models::schedulers::NoiseScheduleConfig;
+use rewardedit_models::pipeline::EditSettings;
+use rewardedit_models::schedulers::{NoiseScheduleConfig, SchedulerKind};
 use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,36 @@ pub struct TrainRecipe {
     /// Logging and checkpoint cadence.
     #[serde(default)]
     pub run: RunConfig,
+    /// Sampling defaults written into the exported editor's `editor.json` (what `edit`,
+    /// `eval` and the demo use when not told otherwise).
+    #[serde(default)]
+    pub sampling: SamplingDefaults,
+}
+
+/// Sampling defaults of an exported editor; each field left out keeps the pipeline's default
+/// (the paper's settings; DDIM for editors trained with `clip_sample`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingDefaults {
+    pub steps: Option<usize>,
+    pub text_cfg: Option<f64>,
+    pub image_cfg: Option<f64>,
+    pub reward_cfg: Option<f64>,
+    pub scheduler: Option<SchedulerKind>,
+}
+
+impl SamplingDefaults {
+    /// `base` with the fields given here.
+    pub fn apply(&self, base: EditSettings) -> EditSettings {
+        EditSettings {
+            steps: self.steps.unwrap_or(base.steps),
+            text_cfg: self.text_cfg.unwrap_or(base.text_cfg),
+            image_cfg: self.image_cfg.unwrap_or(base.image_cfg),
+            reward_cfg: self.reward_cfg.unwrap_or(base.reward_cfg),
+            scheduler: self.scheduler.unwrap_or(base.scheduler),
+            ..base
+        }
+    }
 }
 
 /// Where the UNet works: on pixels (the world) or on VAE latents (Stable Diffusion).

@@ -33,9 +33,9 @@ use crate::batch::{mse, timestep_values, NoisedBatch};
 use crate::data::{Dataset, TrainExample};
 use crate::editor::{attach_reward, Editor, EditorConfig};
 use crate::ema;
-use crate::export::save_editor;
+use crate::export::save_editor_with;
 use crate::metrics::{MetricsWriter, Stepped};
-use crate::recipe::{Init, OptimConfig, RunConfig, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
+use crate::recipe::{Init, OptimConfig, RunConfig, SamplingDefaults, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
 use crate::{Result, TrainError};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -229,7 +229,7 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
         let batch = data.batch(o.seed, draw, o.batch_size)?;
         micro_batch_loss(model, &config, recipe, &schedule, &batch, &mut draw_rng(o.seed, draw), device)
     };
-    let spec = FitSpec { optim: o, run: &recipe.run, stop_after: options.stop_after };
+    let spec = FitSpec { optim: o, run: &recipe.run, stop_after: options.stop_after, sampling: &recipe.sampling };
     fit(&spec, run_dir, state, &validation, &mut loss, events)
 }
 
@@ -306,6 +306,8 @@ pub struct FitSpec<'a> {
     pub run: &'a RunConfig,
     /// Stop after this many steps in this invocation (see [`TrainOptions::stop_after`]).
     pub stop_after: Option<u64>,
+    /// Sampling defaults of the exported editor.
+    pub sampling: &'a SamplingDefaults,
 }
 
 /// The one training loop: from `state.start` to `optim.steps` (or `stop_after` steps), each
@@ -390,7 +392,7 @@ pub fn fit(
 
     let editor_dir = if end == o.steps {
         let dir = run_dir.join(EDITOR_DIR);
-        save_editor(&ema_model, &config, &dir)?;
+        save_editor_with(&ema_model, &config, spec.sampling, &dir)?;
         Some(dir)
     } else {
         None

@@ -124,7 +124,8 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
             }
         };
         let start = state.start;
-        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget };
+        // The sampling defaults are the teacher's, set once the phase is done.
+        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &Default::default() };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));
         let Some(done) = outcome.editor_dir else {

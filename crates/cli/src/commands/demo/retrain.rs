@@ -3,8 +3,7 @@
 //! a folder whose `runs/` the recipes' relative paths point into; then the demo evaluates its
 //! outputs instead of the committed checkpoints. Hours on a CPU.
 //!
-//! Every step is checked before any runs: a step this build cannot do stops the retrain up
-//! front, naming it, rather than after hours of training (or with a stand-in model).
+//! Every step resumes what an earlier (killed) retrain left.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use rewardedit_train::TrainRecipe;
 
 use super::models::{Checkpoints, Slot};
 use crate::backend::BackendKind;
-use crate::commands::{distill_scorer, train};
+use crate::commands::{distill_editor, distill_scorer, quantize, train};
 use crate::exit::{bad_input, InputContext};
 
 /// What a step does.
@@ -30,8 +29,10 @@ enum Action {
     Train { recipe: PathBuf, out: PathBuf, stop_at: Option<u64> },
     /// `rewardedit distill-scorer --recipe RECIPE --out OUT [--resume]`.
     DistillScorer { recipe: PathBuf, out: PathBuf },
-    /// A step this build has no command for.
-    Unavailable { reason: String },
+    /// `rewardedit distill-editor --recipe RECIPE --out OUT [--resume]`.
+    DistillEditor { recipe: PathBuf, out: PathBuf },
+    /// `rewardedit quantize --model MODEL --scheme int8 --out OUT` (skipped when OUT exists).
+    Int8 { model: PathBuf, out: PathBuf },
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub struct Plan {
 const STAGE1: &str = "world-teacher-stage1";
 const BASELINE: &str = "world-teacher-baseline";
 const STAGE2: &str = "world-teacher-stage2";
+const STUDENT: &str = "world-student";
+const STUDENT_INT8: &str = "world-student-int8";
 const SCORER: &str = "world-scorer";
 
 /// The plan for the repository at `root`, run in `dir`.
@@ -60,7 +63,7 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
     let recipes = root.join("recipes");
     let recipe = |name: &str| recipes.join(format!("{name}.toml"));
     let run = |name: &str| PathBuf::from("runs").join(name);
-    for name in [STAGE1, BASELINE, STAGE2, SCORER] {
+    for name in [STAGE1, BASELINE, STAGE2, STUDENT, SCORER] {
         if !recipe(name).is_file() {
             return Err(bad_input(format!("--retrain needs {}, which does not exist", recipe(name).display())));
         }
@@ -74,26 +77,19 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
             stop_at = stop_at.max(step_of(path));
         }
     }
-    let students: Vec<String> = std::fs::read_dir(&recipes)
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.starts_with("world-student") && n.ends_with(".toml")).collect())
-        .unwrap_or_default();
-    let distill_editor = format!(
-        "`rewardedit distill-editor` (the student editor distilled from the teacher{}) is not in this build yet",
-        if students.is_empty() { "; no recipes/world-student*.toml either".to_string() } else { format!(", recipes {}", students.join(", ")) }
-    );
     let steps = vec![
         Step { what: "teacher stage 1 (InstructPix2Pix)", action: Action::Train { recipe: recipe(STAGE1), out: run(STAGE1), stop_at } },
         Step { what: "baseline (stage 1 continued, no rewards)", action: Action::Train { recipe: recipe(BASELINE), out: run(BASELINE), stop_at: None } },
         Step { what: "reward-conditioned teacher (stage 2)", action: Action::Train { recipe: recipe(STAGE2), out: run(STAGE2), stop_at: None } },
-        Step { what: "student editor", action: Action::Unavailable { reason: distill_editor.clone() } },
-        Step { what: "int8 student editor", action: Action::Unavailable { reason: format!("its int8 export comes with the student editor: {distill_editor}") } },
+        Step { what: "student editor", action: Action::DistillEditor { recipe: recipe(STUDENT), out: run(STUDENT) } },
+        Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
         Step { what: "student scorer (fp32 + int8)", action: Action::DistillScorer { recipe: recipe(SCORER), out: run(SCORER) } },
     ];
     let editors = vec![
         (Slot::Baseline, dir.join(run(BASELINE)).join(EDITOR_DIR)),
         (Slot::Teacher, dir.join(run(STAGE2)).join(EDITOR_DIR)),
-        (Slot::Student, dir.join(run("world-student")).join(EDITOR_DIR)),
-        (Slot::StudentInt8, dir.join(run("world-student-int8")).join(EDITOR_DIR)),
+        (Slot::Student, dir.join(run(STUDENT)).join(EDITOR_DIR)),
+        (Slot::StudentInt8, dir.join(run(STUDENT_INT8)).join(EDITOR_DIR)),
     ];
     let scorer = dir.join(run(SCORER)).join(distill::STUDENT_DIR);
     Ok(Plan { dir: dir.to_path_buf(), steps, outputs: Checkpoints { root: dir.to_path_buf(), editors, scorer } })
@@ -117,7 +113,8 @@ impl Plan {
                     stop_at.map_or(String::new(), |n| format!(" (stopping at step {n}, where the next stages start)"))
                 ),
                 Action::DistillScorer { recipe, out } => format!("rewardedit distill-scorer --recipe {} --out {} --resume", recipe.display(), out.display()),
-                Action::Unavailable { reason } => format!("NOT AVAILABLE: {reason}"),
+                Action::DistillEditor { recipe, out } => format!("rewardedit distill-editor --recipe {} --out {} --resume", recipe.display(), out.display()),
+                Action::Int8 { model, out } => format!("rewardedit quantize --model {} --scheme int8 --out {}", model.display(), out.display()),
             };
             let _ = writeln!(s, "  {}. {}: {line}", i + 1, step.what);
         }
@@ -129,22 +126,8 @@ impl Plan {
         s
     }
 
-    fn unavailable(&self) -> Vec<&Step> {
-        self.steps.iter().filter(|s| matches!(s.action, Action::Unavailable { .. })).collect()
-    }
-
     /// Runs every step (each resumes what an earlier retrain left), in `self.dir`.
     pub fn run(&self, backend: BackendKind, gpu: usize) -> Result<()> {
-        let missing = self.unavailable();
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|s| s.what).collect();
-            return Err(bad_input(format!(
-                "--retrain cannot run the whole pipeline in this build: no command for the {} (see below); nothing was trained. \
-                 The demo on the committed checkpoints needs no retrain.\n{}",
-                names.join(" and the "),
-                self.listing()
-            )));
-        }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
         let back = std::env::current_dir()?;
         std::env::set_current_dir(&self.dir).with_context(|| format!("entering {}", self.dir.display()))?;
@@ -171,6 +154,26 @@ fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
             let resume = out.join(distill::CHECKPOINT_DIR).exists();
             distill_scorer::run(distill_scorer::Args { recipe: recipe.clone(), out: Some(out.clone()), resume, dry_run: false }, backend, gpu)
         }
-        Action::Unavailable { reason } => Err(bad_input(reason.clone())),
+        Action::DistillEditor { recipe, out } => {
+            let resume = out.exists();
+            distill_editor::run(distill_editor::Args { recipe: recipe.clone(), out: Some(out.clone()), resume, dry_run: false, stop_after: None }, backend, gpu)
+        }
+        Action::Int8 { model, out } => {
+            if out.exists() {
+                return Ok(());
+            }
+            let args = quantize::Args {
+                model: model.clone(),
+                scheme: quantize::Scheme::Int8,
+                calib: "world".into(),
+                calib_items: 4,
+                steps: None,
+                max_side: None,
+                seed: 0,
+                world_spec: None,
+                out: out.clone(),
+            };
+            quantize::run(args, backend, gpu)
+        }
     }
 }
