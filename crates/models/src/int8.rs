@@ -72,6 +72,8 @@ pub fn describe_format(format: &str) -> Option<&'static str> {
     match format {
         FORMAT_V1 => Some("int8, one scale per tensor, dequantised to float at load"),
         FORMAT_V2 => Some("int8, one scale per output channel, dequantised to float at load"),
+        // What burn's store and PyTorch's save_file write: plain float tensors.
+        "safetensors" | "pt" => Some("float tensors"),
         _ => None,
     }
 }
