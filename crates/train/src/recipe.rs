@@ -260,19 +260,29 @@ impl Default for RunConfig {
     }
 }
 
+/// Reads a recipe file with `parse` (TOML text -> validated recipe); a config error names the file.
+pub fn load_file<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    parse(&text).map_err(|e| match e {
+        TrainError::Config(m) => TrainError::format(path, m),
+        e => e,
+    })
+}
+
+/// Parses TOML text into `T`, a config error on failure.
+pub fn parse_toml<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))
+}
+
 impl TrainRecipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml(&text).map_err(|e| match e {
-            TrainError::Config(m) => TrainError::format(path, m),
-            e => e,
-        })
+        load_file(path, Self::from_toml)
     }
 
     /// Parses and validates recipe text.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let recipe: TrainRecipe = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+        let recipe: TrainRecipe = parse_toml(text)?;
         recipe.validate()?;
         Ok(recipe)
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataSource;
-use crate::recipe::{DropoutConfig, OptimConfig, RunConfig};
+use crate::recipe::{load_file, parse_toml, DropoutConfig, OptimConfig, RunConfig};
 use crate::{Result, TrainError};
 
 /// A whole distillation run.
@@ -96,15 +96,12 @@ impl Default for ProgressiveConfig {
 impl DistillRecipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml(&text).map_err(|e| match e {
-            TrainError::Config(m) => TrainError::format(path, m),
-            e => e,
-        })
+        load_file(path, Self::from_toml)
     }
 
+    /// Parses and validates recipe text.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let recipe: DistillRecipe = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+        let recipe: DistillRecipe = parse_toml(text)?;
         recipe.validate()?;
         Ok(recipe)
     }
