@@ -25,6 +25,13 @@ pub struct Conditions {
     pub source: Tensor<4>,
 }
 
+impl Conditions {
+    /// The same conditions off the autodiff graph (for a frozen teacher).
+    pub fn without_autodiff(&self) -> Self {
+        Conditions { source: self.source.clone().without_autodiff(), ..self.clone() }
+    }
+}
+
 /// A noised micro-batch.
 #[derive(Debug, Clone)]
 pub struct NoisedBatch {

@@ -20,13 +20,6 @@ pub struct Teacher<'a> {
     pub config: &'a EditorConfig,
 }
 
-impl Conditions {
-    /// The same conditions off the autodiff graph (for the teacher).
-    pub fn without_autodiff(&self) -> Self {
-        Conditions { source: self.source.clone().without_autodiff(), ..self.clone() }
-    }
-}
-
 impl Teacher<'_> {
     fn predict(&self, c: &Conditions, x: Tensor<4>, t: &[f32], device: &Device) -> (Tensor<4>, Vec<Tensor<4>>) {
         self.editor.predict(self.config, c, x.without_autodiff(), t, device)
