@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use ddim::DDIMScheduler;
 pub use dpm_solver::DPMSolverMultistepScheduler;
 pub use euler_ancestral::EulerAncestralDiscreteScheduler;
-pub use schedule::{BetaSchedule, NoiseSchedule, NoiseScheduleConfig, PredictionType, TimestepSpacing};
+pub use schedule::{per_row, BetaSchedule, NoiseSchedule, NoiseScheduleConfig, PredictionType, TimestepSpacing};
 
 use crate::Result;
 

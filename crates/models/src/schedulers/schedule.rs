@@ -166,6 +166,13 @@ pub(crate) fn np_linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
     v
 }
 
+/// One coefficient per batch row as a `[B, 1, 1, 1]` tensor (to scale `[B, C, H, W]` samples).
+pub fn per_row(values: impl IntoIterator<Item = f64>, device: &Device) -> Tensor<4> {
+    let v: Vec<f32> = values.into_iter().map(|x| x as f32).collect();
+    let b = v.len();
+    Tensor::<1>::from_data(TensorData::new(v, [b]), device).reshape([b, 1, 1, 1])
+}
+
 impl NoiseSchedule {
     pub fn new(config: &NoiseScheduleConfig) -> Self {
         let n = config.num_train_timesteps;
@@ -203,16 +210,17 @@ impl NoiseSchedule {
             .collect()
     }
 
+    /// `f(alphas_cumprod[t])` for each row's timestep, as `[B, 1, 1, 1]`.
+    fn alpha_coef(&self, timesteps: &[usize], f: impl Fn(f64) -> f64, device: &Device) -> Tensor<4> {
+        per_row(timesteps.iter().map(|&t| f(self.alphas_cumprod[t])), device)
+    }
+
     /// Forward diffusion `sqrt(a_t) x0 + sqrt(1 - a_t) noise` with one timestep per batch row.
     pub fn add_noise(&self, original: Tensor<4>, noise: Tensor<4>, timesteps: &[usize]) -> Tensor<4> {
         let [b, _, _, _] = original.dims();
         assert_eq!(timesteps.len(), b, "one timestep per batch row");
         let device = original.device();
-        let coef = |f: fn(f64) -> f64| {
-            let v: Vec<f32> = timesteps.iter().map(|&t| f(self.alphas_cumprod[t]) as f32).collect();
-            Tensor::<1>::from_data(TensorData::new(v, [b]), &device).reshape([b, 1, 1, 1])
-        };
-        original * coef(|a| a.sqrt()) + noise * coef(|a| (1.0 - a).sqrt())
+        original * self.alpha_coef(timesteps, f64::sqrt, &device) + noise * self.alpha_coef(timesteps, |a| (1.0 - a).sqrt(), &device)
     }
 
     /// What the UNet is trained to predict for `original` noised with `noise` at `timesteps`.
@@ -221,13 +229,8 @@ impl NoiseSchedule {
             PredictionType::Epsilon => noise,
             PredictionType::Sample => original,
             PredictionType::VPrediction => {
-                let [b, _, _, _] = original.dims();
                 let device = original.device();
-                let coef = |f: &dyn Fn(f64) -> f64| {
-                    let v: Vec<f32> = timesteps.iter().map(|&t| f(self.alphas_cumprod[t]) as f32).collect();
-                    Tensor::<1>::from_data(TensorData::new(v, [b]), &device).reshape([b, 1, 1, 1])
-                };
-                noise * coef(&|a| a.sqrt()) - original * coef(&|a| (1.0 - a).sqrt())
+                noise * self.alpha_coef(timesteps, f64::sqrt, &device) - original * self.alpha_coef(timesteps, |a| (1.0 - a).sqrt(), &device)
             }
         }
     }

@@ -4,26 +4,27 @@
 //! [`DDIMScheduler`](rewardedit_models::schedulers::DDIMScheduler) (eta 0, clip_sample).
 
 use burn::prelude::*;
-use rewardedit_models::schedulers::{NoiseScheduleConfig, PredictionType};
+use rewardedit_models::schedulers::{per_row, NoiseScheduleConfig, PredictionType};
 
-/// `[B, 1, 1, 1]` per-row coefficients.
-pub fn per_row(values: &[f64], device: &Device) -> Tensor<4> {
-    let b = values.len();
-    Tensor::<1>::from_data(TensorData::new(values.iter().map(|&v| v as f32).collect::<Vec<_>>(), [b]), device).reshape([b, 1, 1, 1])
+/// `f` of each row's cumulative alpha, as `[B, 1, 1, 1]`.
+fn coef(a: &[f64], f: impl Fn(f64) -> f64, device: &Device) -> Tensor<4> {
+    per_row(a.iter().map(|&x| f(x)), device)
 }
 
-fn map(a: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
-    a.iter().map(|&x| f(x)).collect()
+/// The noise `(x_t - sqrt(a) x0) / sqrt(1 - a)` that takes clean `x0` to `x_t` (per row).
+pub fn implied_noise(x_t: Tensor<4>, x0: Tensor<4>, a: &[f64]) -> Tensor<4> {
+    let device = x_t.device();
+    (x_t - x0 * coef(a, f64::sqrt, &device)) / coef(a, |a| (1.0 - a).sqrt(), &device)
 }
 
 /// `(x0, eps)` implied by the model `output` for sample `x` at cumulative alphas `a` (per row).
 pub fn split_prediction(config: &NoiseScheduleConfig, output: Tensor<4>, x: Tensor<4>, a: &[f64]) -> (Tensor<4>, Tensor<4>) {
     let device = x.device();
-    let sa = per_row(&map(a, f64::sqrt), &device);
-    let sb = per_row(&map(a, |a| (1.0 - a).sqrt()), &device);
+    let sa = coef(a, f64::sqrt, &device);
+    let sb = coef(a, |a| (1.0 - a).sqrt(), &device);
     match config.prediction_type {
         PredictionType::Epsilon => ((x - output.clone() * sb) / sa, output),
-        PredictionType::Sample => (output.clone(), (x - output * sa) / sb),
+        PredictionType::Sample => (output.clone(), implied_noise(x, output, a)),
         PredictionType::VPrediction => (x.clone() * sa.clone() - output.clone() * sb.clone(), x * sb + output * sa),
     }
 }
@@ -39,7 +40,7 @@ pub fn step(config: &NoiseScheduleConfig, output: Tensor<4>, x: Tensor<4>, a: &[
     } else {
         x0
     };
-    x0 * per_row(&map(a_prev, f64::sqrt), &device) + eps * per_row(&map(a_prev, |a| (1.0 - a).sqrt()), &device)
+    x0 * coef(a_prev, f64::sqrt, &device) + eps * coef(a_prev, |a| (1.0 - a).sqrt(), &device)
 }
 
 /// The clean image `x0` for which one DDIM step from `x_t` (alpha `a`) lands on `x_next`
@@ -48,7 +49,7 @@ pub fn one_step_clean_target(x_t: Tensor<4>, x_next: Tensor<4>, a: &[f64], a_nex
     let device = x_t.device();
     let ratio: Vec<f64> = a.iter().zip(a_next).map(|(a, n)| ((1.0 - n) / (1.0 - a)).sqrt()).collect();
     let denom: Vec<f64> = a.iter().zip(&ratio).zip(a_next).map(|((a, r), n)| n.sqrt() - r * a.sqrt()).collect();
-    (x_next - x_t * per_row(&ratio, &device)) / per_row(&denom, &device)
+    (x_next - x_t * per_row(ratio, &device)) / per_row(denom, &device)
 }
 
 #[cfg(test)]
@@ -72,7 +73,7 @@ mod tests {
             let a_next: Vec<f64> = ts.iter().map(|&t| schedule.alphas_cumprod[t - 150]).collect();
             let (x_t, x_next) = (x(1), x(2));
             let x0 = one_step_clean_target(x_t.clone(), x_next.clone(), &a, &a_next);
-            let eps = (x_t.clone() - x0.clone() * per_row(&map(&a, f64::sqrt), &device)) / per_row(&map(&a, |a| (1.0 - a).sqrt()), &device);
+            let eps = implied_noise(x_t.clone(), x0.clone(), &a);
             let output = schedule.training_target(x0, eps, &ts);
             let landed = step(&config, output, x_t, &a, &a_next);
             let err: f32 = (landed - x_next).abs().max().into_scalar();

@@ -139,8 +139,7 @@ pub fn progressive_loss(
     let x_next = ddim::step(&teacher.config.noise, out2, x_mid, &a_mid, &a_next);
 
     let x0 = ddim::one_step_clean_target(x_t.clone(), x_next, &a, &a_next);
-    let eps = (x_t - x0.clone() * ddim::per_row(&a.iter().map(|a| a.sqrt()).collect::<Vec<_>>(), device))
-        / ddim::per_row(&a.iter().map(|a| (1.0 - a).sqrt()).collect::<Vec<_>>(), device);
+    let eps = ddim::implied_noise(x_t, x0.clone(), &a);
     let target = schedule.training_target(x0, eps, &nb.timesteps);
     let (pred, _) = student.predict(config, &nb.conditions, nb.noisy, &t, device);
     Ok(mse(pred, target))
