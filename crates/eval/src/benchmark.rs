@@ -28,8 +28,23 @@ pub struct WorldSpec {
     pub seed: u64,
     /// Items per edit type (the benchmark has 7 times as many).
     pub items_per_type: u64,
+    /// What the split is for; only a benchmark is held to held-out phrasings.
+    #[serde(default)]
+    pub split: SplitKind,
     /// World settings of every item.
     pub world: WorldConfig,
+}
+
+/// Whether a world split measures editors or feeds training.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitKind {
+    /// Measures editors: held-out phrasings and seeds no training data uses.
+    #[default]
+    Benchmark,
+    /// Produces editor outputs to train on (e.g. the student scorer's); training phrasings
+    /// allowed. Never report a score on it as a benchmark result.
+    Training,
 }
 
 impl WorldSpec {
@@ -52,9 +67,10 @@ impl WorldSpec {
         if spec.items_per_type == 0 {
             return Err(EvalError::Config(format!("{origin}: items_per_type must be at least 1")));
         }
-        if spec.world.phrasing != PhrasingSet::HeldOut {
+        if spec.split == SplitKind::Benchmark && spec.world.phrasing != PhrasingSet::HeldOut {
             return Err(EvalError::Config(format!(
-                "{origin}: the world benchmark uses held-out phrasings (phrasing = \"held_out\")"
+                "{origin}: the world benchmark uses held-out phrasings (phrasing = \"held_out\"); \
+                 a split made to produce training data says split = \"training\""
             )));
         }
         Ok(spec)
@@ -147,7 +163,11 @@ impl Benchmark {
     pub fn identity(&self) -> String {
         match self {
             Benchmark::RealEdit { .. } => "real-edit".into(),
-            Benchmark::World { spec } => format!("world-v{}-seed{}-n{}", spec.version, spec.seed, spec.len()),
+            Benchmark::World { spec } => {
+                // A training split never passes for the benchmark of the same seed (parity).
+                let kind = if spec.split == SplitKind::Training { "-training" } else { "" };
+                format!("world{kind}-v{}-seed{}-n{}", spec.version, spec.seed, spec.len())
+            }
         }
     }
 
@@ -206,7 +226,10 @@ impl fmt::Display for Benchmark {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Benchmark::RealEdit { dir } => write!(f, "real-edit ({})", dir.display()),
-            Benchmark::World { spec } => write!(f, "world (spec v{}, seed {}, {} items)", spec.version, spec.seed, spec.len()),
+            Benchmark::World { spec } => {
+                let kind = if spec.split == SplitKind::Training { ", a training split" } else { "" };
+                write!(f, "world (spec v{}, seed {}, {} items{kind})", spec.version, spec.seed, spec.len())
+            }
         }
     }
 }
@@ -214,6 +237,18 @@ impl fmt::Display for Benchmark {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn train_phrasings_need_a_declared_training_split() {
+        let text = "version = 1\nseed = 50\nitems_per_type = 2\n[world]\nsize = 32\nphrasing = \"train\"\n";
+        let err = WorldSpec::parse(text, "spec").unwrap_err().to_string();
+        assert!(err.contains("held_out") && err.contains("split = \"training\""), "{err}");
+        let training = WorldSpec::parse(&text.replace("[world]", "split = \"training\"\n[world]"), "spec").unwrap();
+        let bench = Benchmark::World { spec: WorldSpec { split: SplitKind::Benchmark, ..training.clone() } };
+        let training = Benchmark::World { spec: training };
+        assert_ne!(training.identity(), bench.identity(), "parity must never pair a training split with a benchmark");
+        assert_eq!(training.items(None).unwrap().len(), 14);
+    }
 
     #[test]
     fn builtin_spec_is_held_out_and_deterministic() {

@@ -5,7 +5,8 @@
 //! - [`editor`]: [`Editor`], [`NoopEditor`], [`open_editor_dir`] (the pipeline's plug).
 //! - [`benchmark`]: [`Benchmark`], [`WorldSpec`] (`eval/world-benchmark.toml`).
 //! - [`run`]: [`run_eval`] writes `RUN/items.jsonl` ([`record`]), `summary.json` ([`summary`]),
-//!   `report.md` and `report.html` ([`report`]).
+//!   `report.md` and `report.html` ([`report`]), and `manifest.jsonl`: the scored edits as a
+//!   labelled manifest ([`manifest`]).
 //! - [`parity`]: [`run_parity`] and [`scorer_parity`] against `eval/parity.toml`.
 //! - [`rescore`]: a run's edits scored again by another scorer ([`rescore_run`]).
 //! - [`compare`]: several runs side by side.
@@ -16,6 +17,7 @@ pub mod compare;
 pub mod diffusion;
 pub mod editor;
 pub mod error;
+pub mod manifest;
 pub mod parity;
 pub mod quantization;
 pub mod record;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::benchmark::{Benchmark, BenchmarkItem, ImageRef};
 use crate::editor::{EditInput, EditSettings, Editor};
+use crate::manifest::write_run_manifest;
 use crate::record::{read_records, ItemFailure, ItemRecord, RecordWriter, Stage, ITEMS_FILE};
 use crate::report::write_reports;
 use crate::stats::{pixel_metrics, Bootstrap};
@@ -195,6 +196,7 @@ pub fn run_eval(
     let summary = RunSummary::of(&final_records, &options.bootstrap);
     write_json(&out.join(SUMMARY_FILE), &summary)?;
     write_reports(out, &record, &summary, &final_records)?;
+    write_run_manifest(out, &record, &final_records)?;
     Ok(RunOutcome { summary, total: items.len(), already, scored, failed })
 }
 

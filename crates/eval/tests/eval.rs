@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::RgbImage;
+use rewardedit_core::manifest::{read_manifest, MANIFEST_FILE};
 use rewardedit_core::{Axis, AxisScore, EditType, Reward};
 use rewardedit_eval::parity::{run_parity, Thresholds};
 use rewardedit_eval::record::{GroundTruth, ItemFailure, Stage, ITEMS_FILE};
@@ -141,9 +142,24 @@ fn failed_scorer_calls_are_counted_then_retried_on_rerun() {
     assert!(failed.iter().all(|r| r.failure.as_ref().unwrap().kind == "timeout" && r.rewards.is_none()));
     let by_type_failed: usize = first.summary.by_type.values().map(|t| t.failed).sum();
     assert_eq!(by_type_failed, 2);
+    assert_manifest_matches_records(dir.path(), 5);
     // The same scorer's name, so the folder may be continued: only the failed items are redone.
     let again = run_eval(&world(), &NoopEditor, &Renamed(OracleScorer::exact()), &opts, dir.path(), &mut ()).unwrap();
     assert_eq!((again.already, again.scored, again.summary.failed), (5, 2, 0));
+    assert_manifest_matches_records(dir.path(), 7);
+}
+
+/// `RUN/manifest.jsonl` holds exactly the scored items, with their rewards and readable images,
+/// so a run can be used as teacher data (the student scorer) or checked as a collection.
+fn assert_manifest_matches_records(run: &Path, scored: usize) {
+    let lines = read_manifest(run.join(MANIFEST_FILE)).unwrap();
+    let records: Vec<ItemRecord> = read_records(run, false).unwrap().into_iter().filter(ItemRecord::is_ok).collect();
+    assert_eq!((lines.len(), records.len()), (scored, scored));
+    for (line, record) in lines.iter().zip(&records) {
+        assert_eq!((&line.id, &line.instruction, &line.rewards), (&record.id, &record.instruction, &record.rewards));
+        assert!(run.join(&line.edited).is_file() && run.join(&line.source).is_file(), "{line:?}");
+        assert!(line.provenance["scene"].is_object() && line.provenance["eval_run"]["scorer"] == "oracle");
+    }
 }
 
 struct Renamed<S>(S);
