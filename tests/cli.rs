@@ -257,11 +257,15 @@ fn demo_retrain_lists_the_whole_pipeline() {
         "--scheme int8",
         "distill-scorer",
         "world-scorer.toml",
+        // Editor outputs the scorer trains on, made before it (its recipe's [[extra_data]]).
+        "world-scorer-edits.toml --editor runs/world-student/editor --scorer oracle --out runs/scorer-edits/student",
+        "--steps 10 --limit 700 --scorer oracle --out runs/scorer-edits/teacher-10",
         "sweep quality = 4",
     ] {
         assert!(listing.contains(part), "{part}: {listing}");
     }
     assert!(!out.join("retrain").exists(), "a dry run starts nothing");
+    assert!(listing.find("scorer-edits/teacher-10").unwrap() < listing.find("distill-scorer").unwrap(), "{listing}");
 }
 
 #[test]

@@ -28,4 +28,8 @@ fn a_held_out_set_equal_to_the_training_set_is_refused() {
     let mut r = DistillRecipe::load(&recipe("world-scorer.toml")).unwrap();
     r.heldout = r.data.clone();
     assert!(r.validate().unwrap_err().to_string().contains("held out"));
+    // Also when the overlap hides in the extra training data.
+    let mut r = DistillRecipe::load(&recipe("world-scorer.toml")).unwrap();
+    r.extra_data.push(r.heldout.clone());
+    assert!(r.validate().unwrap_err().to_string().contains("held out"));
 }

@@ -4,7 +4,7 @@ mod student_support;
 
 use burn::tensor::Device;
 use rewardedit_scorer::student::distill::{optimizer, train_step, METRICS_FILE};
-use rewardedit_scorer::student::{distill, DistillOptions, StepMetrics, StudentNet};
+use rewardedit_scorer::student::{distill, DataSource, DistillEvent, DistillOptions, StepMetrics, StudentNet};
 use safetensors::SafeTensors;
 use student_support::{tiny_config, tiny_recipe, world_examples};
 
@@ -99,4 +99,25 @@ fn a_full_tiny_run_reports_agreement_for_both_precisions() {
     assert!(report.int8_bytes > 0 && report.int8_bytes * 2 < report.fp32_bytes, "{} vs {}", report.int8_bytes, report.fp32_bytes);
     assert!(report.teacher_vs_exact.is_some(), "world data carries the exact oracle");
     assert!(dir.path().join("agreement.json").exists() && dir.path().join("recipe.toml").exists());
+}
+
+#[test]
+fn extra_data_is_trained_on_after_data() {
+    // A manifest of teacher-labelled edits (as `rewardedit world sample` or an eval run writes).
+    let manifest = tempfile::tempdir().unwrap();
+    rewardedit_world::write_dataset(manifest.path(), &student_support::tiny_world(), 10, 77, |_, _| {}).unwrap();
+    let mut recipe = tiny_recipe(2);
+    recipe.extra_data = vec![DataSource::Manifest { path: manifest.path().to_path_buf() }];
+    let dir = tempfile::tempdir().unwrap();
+    let mut loaded = Vec::new();
+    let events = &mut |e: DistillEvent| {
+        if let DistillEvent::Data("train", done, _) = e {
+            loaded.push(done)
+        }
+    };
+    distill(&recipe, dir.path(), &DistillOptions::default(), &Device::flex().autodiff(), events).unwrap();
+    // 48 world edits, then the manifest's 10 counted from 1 again: both sources were read whole.
+    assert_eq!((loaded.iter().filter(|&&d| d == 48).count(), loaded.last().copied()), (1, Some(10)), "{loaded:?}");
+    let resolved = std::fs::read_to_string(dir.path().join("recipe.toml")).unwrap();
+    assert!(resolved.contains("[[extra_data]]") && resolved.contains("kind = \"manifest\""), "{resolved}");
 }

@@ -215,7 +215,10 @@ pub fn distill(
     std::fs::write(&recipe_path, &resolved).map_err(|e| StudentError::io(&recipe_path, e))?;
 
     let res = recipe.model.resolution;
-    let train_data = recipe.data.load(res, &mut |d, n| events(DistillEvent::Data("train", d, n)))?;
+    let mut train_data = Vec::new();
+    for source in recipe.training_sources() {
+        train_data.extend(source.load(res, &mut |d, n| events(DistillEvent::Data("train", d, n)))?);
+    }
     let config = student_config(recipe, &train_data)?;
     let t = &recipe.train;
 

@@ -27,6 +27,10 @@ pub struct DistillRecipe {
     pub loss: LossConfig,
     /// Teacher-labelled training edits.
     pub data: DataSource,
+    /// More teacher-labelled training edits (`[[extra_data]]` tables), appended to `data`: e.g.
+    /// the manifests of eval runs, so the student also learns real editors' outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_data: Vec<DataSource>,
     /// Held-out edits for the agreement report (disjoint seed, ideally held-out phrasings).
     pub heldout: DataSource,
 }
@@ -100,7 +104,7 @@ impl DistillRecipe {
         if !(t.lr > 0.0 && t.lr.is_finite()) || !(0.0..=1.0).contains(&t.min_lr_fraction) {
             return Err(StudentError::Config(format!("lr {} must be positive, min_lr_fraction in [0, 1]", t.lr)));
         }
-        for d in [&self.data, &self.heldout] {
+        for d in self.training_sources().chain([&self.heldout]) {
             if let DataSource::World { world, n, .. } = d {
                 world.validate()?;
                 if *n == 0 {
@@ -108,13 +112,20 @@ impl DistillRecipe {
                 }
             }
         }
-        if let (DataSource::World { seed: a, world: wa, .. }, DataSource::World { seed: b, world: wb, .. }) = (&self.data, &self.heldout)
-            && a == b
-            && wa == wb
-        {
-            return Err(StudentError::Config(format!("the held-out set uses the training seed {a} and world: it would not be held out")));
+        for d in self.training_sources() {
+            if let (DataSource::World { seed: a, world: wa, .. }, DataSource::World { seed: b, world: wb, .. }) = (d, &self.heldout)
+                && a == b
+                && wa == wb
+            {
+                return Err(StudentError::Config(format!("the held-out set uses the training seed {a} and world: it would not be held out")));
+            }
         }
         Ok(())
+    }
+
+    /// `data`, then every `extra_data` source, in the order their edits are numbered.
+    pub fn training_sources(&self) -> impl Iterator<Item = &DataSource> {
+        std::iter::once(&self.data).chain(&self.extra_data)
     }
 
     /// The recipe with every default filled in, as TOML (written to the run folder; `--dry-run`).

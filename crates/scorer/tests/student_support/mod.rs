@@ -31,6 +31,7 @@ pub fn tiny_recipe(steps: u64) -> DistillRecipe {
         train: TrainConfig { seed: 3, steps, batch_size: 8, warmup_steps: 2, checkpoint_every: 2, log_every: 1, eval_batch_size: 16, ..TrainConfig::default() },
         loss: Default::default(),
         data: DataSource::World { seed: 11, n: 48, world: tiny_world() },
+        extra_data: vec![],
         heldout: DataSource::World { seed: 12, n: 21, world: tiny_world() },
     }
 }

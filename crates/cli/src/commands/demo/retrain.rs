@@ -17,7 +17,8 @@ use rewardedit_train::TrainRecipe;
 
 use super::models::{Checkpoints, Slot};
 use crate::backend::BackendKind;
-use crate::commands::{distill_editor, distill_scorer, quantize, train};
+use crate::commands::{distill_editor, distill_scorer, eval, quantize, train};
+use crate::scorers::ScorerChoice;
 use crate::exit::{bad_input, InputContext};
 
 /// What a step does.
@@ -33,6 +34,9 @@ enum Action {
     DistillEditor { recipe: PathBuf, out: PathBuf },
     /// `rewardedit quantize --model MODEL --scheme int8 --out OUT` (skipped when OUT exists).
     Int8 { model: PathBuf, out: PathBuf },
+    /// `rewardedit eval --benchmark world --world-spec SPEC --editor EDITOR [--steps N]
+    /// [--limit N] --scorer oracle --out OUT`: editor outputs the student scorer trains on.
+    ScorerEdits { spec: PathBuf, editor: PathBuf, steps: Option<u32>, limit: Option<usize>, out: PathBuf },
 }
 
 #[derive(Debug, Clone)]
@@ -57,15 +61,18 @@ const STAGE2: &str = "world-teacher-stage2";
 const STUDENT: &str = "world-student";
 const STUDENT_INT8: &str = "world-student-int8";
 const SCORER: &str = "world-scorer";
+/// The training split the editors edit for the scorer (`[[extra_data]]` of its recipe).
+const SCORER_EDITS_SPEC: &str = "eval/world-scorer-edits.toml";
 
 /// The plan for the repository at `root`, run in `dir`.
 pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
     let recipes = root.join("recipes");
     let recipe = |name: &str| recipes.join(format!("{name}.toml"));
     let run = |name: &str| PathBuf::from("runs").join(name);
-    for name in [STAGE1, BASELINE, STAGE2, STUDENT, SCORER] {
-        if !recipe(name).is_file() {
-            return Err(bad_input(format!("--retrain needs {}, which does not exist", recipe(name).display())));
+    let spec = root.join(SCORER_EDITS_SPEC);
+    for file in [STAGE1, BASELINE, STAGE2, STUDENT, SCORER].map(recipe).into_iter().chain([spec.clone()]) {
+        if !file.is_file() {
+            return Err(bad_input(format!("--retrain needs {}, which does not exist", file.display())));
         }
     }
     // Stage 2 and the baseline start from a stage-1 checkpoint; when they name one step, stage 1
@@ -83,6 +90,14 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
         Step { what: "reward-conditioned teacher (stage 2)", action: Action::Train { recipe: recipe(STAGE2), out: run(STAGE2), stop_at: None } },
         Step { what: "student editor", action: Action::DistillEditor { recipe: recipe(STUDENT), out: run(STUDENT) } },
         Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
+        Step {
+            what: "editor outputs for the scorer: the student's",
+            action: Action::ScorerEdits { spec: spec.clone(), editor: run(STUDENT).join(EDITOR_DIR), steps: None, limit: None, out: run("scorer-edits/student") },
+        },
+        Step {
+            what: "editor outputs for the scorer: the teacher's at 10 steps",
+            action: Action::ScorerEdits { spec, editor: run(STAGE2).join(EDITOR_DIR), steps: Some(10), limit: Some(700), out: run("scorer-edits/teacher-10") },
+        },
         Step { what: "student scorer (fp32 + int8)", action: Action::DistillScorer { recipe: recipe(SCORER), out: run(SCORER) } },
     ];
     let editors = vec![
@@ -115,6 +130,14 @@ impl Plan {
                 Action::DistillScorer { recipe, out } => format!("rewardedit distill-scorer --recipe {} --out {} --resume", recipe.display(), out.display()),
                 Action::DistillEditor { recipe, out } => format!("rewardedit distill-editor --recipe {} --out {} --resume", recipe.display(), out.display()),
                 Action::Int8 { model, out } => format!("rewardedit quantize --model {} --scheme int8 --out {}", model.display(), out.display()),
+                Action::ScorerEdits { spec, editor, steps, limit, out } => format!(
+                    "rewardedit eval --benchmark world --world-spec {} --editor {}{}{} --scorer oracle --out {}",
+                    spec.display(),
+                    editor.display(),
+                    steps.map_or(String::new(), |n| format!(" --steps {n}")),
+                    limit.map_or(String::new(), |n| format!(" --limit {n}")),
+                    out.display()
+                ),
             };
             let _ = writeln!(s, "  {}. {}: {line}", i + 1, step.what);
         }
@@ -174,6 +197,26 @@ fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
                 out: out.clone(),
             };
             quantize::run(args, backend, gpu)
+        }
+        // An eval run resumes by itself: scored items are skipped, failed ones retried.
+        Action::ScorerEdits { spec, editor, steps, limit, out } => {
+            let args = eval::Args {
+                benchmark: eval::BenchmarkName::World,
+                editor: editor.display().to_string(),
+                scorer: ScorerChoice::Oracle,
+                rewards: None,
+                template: None,
+                steps: *steps,
+                max_side: None,
+                limit: *limit,
+                real_edit: None,
+                world_spec: Some(spec.clone()),
+                seed: 0,
+                concurrency: 8,
+                out: out.clone(),
+                lvlm: Default::default(),
+            };
+            eval::run(args, backend, gpu)
         }
     }
 }
