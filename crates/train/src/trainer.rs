@@ -385,7 +385,7 @@ pub fn fit(
         }
         if run.validate_every > 0 && (done % run.validate_every == 0 || done == o.steps) {
             let path = run_dir.join(VALIDATION_DIR).join(format!("{}.png", checkpoint::step_dir_name(done)));
-            crate::validate::write_grid(&ema_model, &config, validation, &path)?;
+            crate::validate::write_grid(&ema_model, &config, validation, &crate::validate::settings(spec.sampling), &path)?;
             events(TrainEvent::Validation { step: done, path });
         }
     }

@@ -2,6 +2,7 @@
 //! the sampling pipeline ([`pipeline::edit`]), one row per triplet:
 //! source | target (the data's edited image) | edit without rewards (the null reward; for a
 //! stage-1 editor, its only edit) | edit at rewards 5,5,5 with "None; None; None" (stage 2).
+//! They sample as the exported editor will ([`settings`]), so a grid shows what users get.
 
 use std::path::Path;
 
@@ -11,22 +12,29 @@ use rewardedit_models::pipeline::{edit, EditRequest, EditSettings};
 
 use crate::data::TrainExample;
 use crate::editor::{Editor, EditorConfig};
+use crate::recipe::SamplingDefaults;
 use crate::export::to_pipeline;
 use crate::{Result, TrainError};
 
-/// Denoising steps of a validation edit (Euler-Ancestral, the paper's guidance).
+/// Denoising steps of a validation edit when the run names none (the paper's 100 would make
+/// every grid five times slower for little).
 pub const VALIDATION_STEPS: usize = 20;
 
-/// Edits `examples` and writes the grid PNG to `path`.
-pub fn write_grid(editor: &Editor, config: &EditorConfig, examples: &[TrainExample], path: &Path) -> Result<()> {
+/// The settings of a validation edit: the run's sampling defaults (those it exports), else
+/// Euler-Ancestral with the paper's guidance at [`VALIDATION_STEPS`] steps.
+pub fn settings(sampling: &SamplingDefaults) -> EditSettings {
+    sampling.apply(EditSettings { steps: VALIDATION_STEPS, ..EditSettings::default() })
+}
+
+/// Edits `examples` with `settings` and writes the grid PNG to `path`.
+pub fn write_grid(editor: &Editor, config: &EditorConfig, examples: &[TrainExample], settings: &EditSettings, path: &Path) -> Result<()> {
     let editor = to_pipeline(editor, config)?;
-    let settings = EditSettings { steps: VALIDATION_STEPS, ..EditSettings::default() };
     let requests = |reward: RewardCondition| -> Vec<EditRequest> {
         examples.iter().map(|e| EditRequest { image: e.source.clone(), instruction: e.instruction.clone(), reward: reward.clone() }).collect()
     };
-    let plain = edit(&editor, &requests(RewardCondition::Null), &settings, &mut |_, _| {})?;
+    let plain = edit(&editor, &requests(RewardCondition::Null), settings, &mut |_, _| {})?;
     let rewarded = if editor.has_reward() {
-        Some(edit(&editor, &requests(RewardCondition::paper_default()), &settings, &mut |_, _| {})?)
+        Some(edit(&editor, &requests(RewardCondition::paper_default()), settings, &mut |_, _| {})?)
     } else {
         None
     };

@@ -12,8 +12,8 @@ use rewardedit_train::distill::loss::RoundPlan;
 use rewardedit_train::distill::student::{init_from_teacher, open_editor, student_config};
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig};
-use rewardedit_train::export::save_editor;
-use rewardedit_train::recipe::TrainRecipe;
+use rewardedit_train::export::save_editor_with;
+use rewardedit_train::recipe::{SamplingDefaults, TrainRecipe};
 use rewardedit_train::trainer::{draw_rng, initial_editor};
 use rewardedit_train::TrainOptions;
 
@@ -119,7 +119,9 @@ fn teacher(dir: &Path) -> PathBuf {
     let data = Dataset::open(&recipe.data, 16).unwrap();
     let (config, editor) = initial_editor(&recipe, &data, &device(), &mut |_| {}).unwrap();
     let out = dir.join("teacher");
-    save_editor(&editor, &config, &out).unwrap();
+    // Guidance of its own (not the paper's), which its students must inherit.
+    let sampling = SamplingDefaults { text_cfg: Some(3.0), image_cfg: Some(1.2), reward_cfg: Some(1.5), ..Default::default() };
+    save_editor_with(&editor, &config, &sampling, &out).unwrap();
     out
 }
 
@@ -174,9 +176,11 @@ fn compression_narrows_the_student_teacher_gap() {
     let before = output_gap((&s_config, &initial), (&t_config, &t_editor), &nb);
     let after = output_gap((&config, &trained), (&t_config, &t_editor), &nb);
     assert!(after < 0.7 * before, "student-teacher output gap {before} -> {after}");
-    // The final student samples with the teacher's steps (no rounds) and trailing spacing.
+    // The final student samples with the teacher's steps (no rounds), its guidance, and DDIM.
     let defaults = rewardedit_models::import::editor::load_editor_config(&dir).unwrap().defaults;
-    assert_eq!(defaults.steps, 4);
+    let teacher = rewardedit_models::import::editor::load_editor_config(&recipe.teacher).unwrap().defaults;
+    assert_eq!((defaults.steps, defaults.scheduler), (4, rewardedit_models::schedulers::SchedulerKind::Ddim));
+    assert_eq!((defaults.text_cfg, defaults.image_cfg, defaults.reward_cfg), (teacher.text_cfg, teacher.image_cfg, teacher.reward_cfg));
 }
 
 #[test]

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_models::import::editor::load_editor_config;
-use rewardedit_models::pipeline::EditSettings;
 use rewardedit_models::schedulers::SchedulerKind;
 use rewardedit_models::schedulers::NoiseSchedule;
 
@@ -26,7 +25,7 @@ pub use recipe::DistillRecipe;
 
 use crate::data::Dataset;
 use crate::editor::{Editor, EditorConfig};
-use crate::recipe::OptimConfig;
+use crate::recipe::{OptimConfig, SamplingDefaults};
 use crate::trainer::{draw_rng, fit, open_run, resume_state, validation_examples, FitSpec, TrainEvent, TrainOptions, TrainState, EDITOR_DIR};
 use crate::{Result, TrainError};
 use loss::{compress_loss, progressive_loss, RoundPlan, Teacher};
@@ -124,14 +123,13 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
             }
         };
         let start = state.start;
-        // The sampling defaults are the teacher's, set once the phase is done.
-        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &Default::default() };
+        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
+        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));
         let Some(done) = outcome.editor_dir else {
             return Ok(DistillOutcome { editor_dir: None, student_steps: recipe.student_steps() });
         };
-        set_defaults(&done, &recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
         teacher_dir = done;
     }
     let final_dir = out.join(EDITOR_DIR);
@@ -176,13 +174,18 @@ fn initial_student(
     Ok(TrainState::fresh(config, model, &phase.optim))
 }
 
-/// Gives the editor folder `dir` the sampling defaults of the original teacher's folder (its
-/// guidance scales), with `steps` steps and DDIM (the sampler the rounds distil).
-fn set_defaults(dir: &Path, teacher: &Path, steps: usize) -> Result<()> {
-    let mut config = load_editor_config(dir)?;
-    config.defaults = EditSettings { steps, scheduler: SchedulerKind::Ddim, ..load_editor_config(teacher)?.defaults };
-    let path = dir.join(rewardedit_models::import::EDITOR_CONFIG);
-    crate::checkpoint::write_json(&path, &config)
+/// How a phase's student samples (its validation grids, and the defaults of the editor it
+/// exports): the original teacher's guidance scales, with `steps` steps and DDIM (the sampler
+/// the rounds distil).
+fn student_sampling(teacher: &Path, steps: usize) -> Result<SamplingDefaults> {
+    let t = load_editor_config(teacher)?.defaults;
+    Ok(SamplingDefaults {
+        steps: Some(steps),
+        text_cfg: Some(t.text_cfg),
+        image_cfg: Some(t.image_cfg),
+        reward_cfg: Some(t.reward_cfg),
+        scheduler: Some(SchedulerKind::Ddim),
+    })
 }
 
 /// Copies a folder with its sub-folders (an editor folder).

@@ -1,0 +1,76 @@
+//! Does a trained world editor read its instruction? Run by hand:
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N]`.
+//!
+//! One denoising step at several timesteps on N world triplets (training seed 1, the null
+//! reward), through the loaded editor: the x0 the model implies, compared with the target and
+//! with the source, under three prompts: the true instruction, another triplet's instruction,
+//! and the empty one. An editor that follows instructions is closer to the target with the true
+//! instruction than with a wrong one, most of all inside the edit's region; one that ignores
+//! them scores the three alike. Any prediction type (epsilon, sample, v).
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use rewardedit_models::pipeline::Editor;
+use rewardedit_models::schedulers::NoiseSchedule;
+use rewardedit_train::data::images_tensor;
+use rewardedit_world::{sample_triplet, WorldConfig};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(dir) = args.next() else {
+        eprintln!("usage: diagnose_editor EDITOR_DIR [N]  (a world editor folder, e.g. checkpoints/world-teacher)");
+        std::process::exit(2);
+    };
+    let n: usize = args.next().map_or(64, |s| s.parse().expect("N: a number of triplets"));
+    let device = Device::flex();
+    let editor = Editor::load(&dir, &device).unwrap_or_else(|e| {
+        eprintln!("{dir}: {e}");
+        std::process::exit(2)
+    });
+    let world = WorldConfig { size: 32, ..WorldConfig::default() };
+    let triplets: Vec<_> = (0..n as u64).map(|i| sample_triplet(&world, 1, i).expect("world triplet")).collect();
+    let source = images_tensor(&triplets.iter().map(|t| &t.source).collect::<Vec<_>>(), &device);
+    // The data's clean target (the exact edit), not its possibly flawed edited image.
+    let target = images_tensor(&triplets.iter().map(|t| &t.target).collect::<Vec<_>>(), &device);
+    // Pixels the edit changes: where the error of copying the source lives.
+    let region = (target.clone() - source.clone()).abs().max_dim(1).greater_elem(0.02).float();
+    let region_px = region.clone().sum().into_scalar::<f32>().max(1.0);
+    let true_prompts: Vec<&str> = triplets.iter().map(|t| t.instruction.text.as_str()).collect();
+    let wrong_prompts: Vec<&str> = (0..n).map(|i| true_prompts[(i + 1) % n]).collect();
+    let empty_prompts = vec![""; n];
+    let schedule = NoiseSchedule::new(&editor.schedule);
+    let sq = |a: Tensor<4>, b: Tensor<4>| {
+        let d = a - b;
+        d.clone() * d
+    };
+    let in_region = |e: Tensor<4>| (e * region.clone()).sum().into_scalar::<f32>() / (3.0 * region_px);
+    let copy = sq(source.clone(), target.clone());
+    println!("{dir}: {n} world triplets (seed 1), {:.1} % of pixels in edit regions", 100.0 * region_px / (n * 32 * 32) as f32);
+    println!("copy the source: x0 MSE {:.4} (in the edit region {:.4})", copy.clone().mean().into_scalar::<f32>(), in_region(copy));
+    println!("  t  | prompt      | x0 MSE vs target | in edit region | x0 MSE vs source");
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for t in [50usize, 200, 400, 600, 800] {
+        let dims = target.dims();
+        let noise: Vec<f32> = (0..dims.iter().product::<usize>()).map(|_| rand_distr::Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect();
+        let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), &device);
+        let noisy = schedule.add_noise(target.clone(), noise, &vec![t; n]);
+        let a = schedule.alphas_cumprod[t];
+        for (name, prompts) in [("true", &true_prompts), ("another's", &wrong_prompts), ("empty", &empty_prompts)] {
+            let hidden = editor.text.encode(prompts, &device).expect("world prompts encode").hidden;
+            let input = Tensor::cat(vec![noisy.clone(), source.clone()], 1);
+            let tt = Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
+            let out = editor.unet.forward(input, tt, hidden, None);
+            let eps = schedule.epsilon_from(out, noisy.clone(), a);
+            let x0 = ((noisy.clone() - eps * (1.0 - a).sqrt()) / a.sqrt()).clamp(-1.0, 1.0);
+            let err = sq(x0.clone(), target.clone());
+            println!(
+                "{t:4} | {name:<11} | {:.4}           | {:.4}         | {:.4}",
+                err.clone().mean().into_scalar::<f32>(),
+                in_region(err),
+                sq(x0, source.clone()).mean().into_scalar::<f32>()
+            );
+        }
+    }
+}
