@@ -156,7 +156,7 @@ fn demo_quick_writes_the_summary_schema_and_a_self_contained_report_and_resumes(
     }
     let read = || -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap() };
     let s = read();
-    assert_eq!((s["version"].as_u64(), s["mode"].as_str()), (Some(1), Some("quick")));
+    assert_eq!((s["version"].as_u64(), s["mode"].as_str()), (Some(2), Some("quick")));
     assert_eq!((s["benchmark"]["items"].as_u64(), s["benchmark"]["sweep_items"].as_u64()), (Some(7), Some(1)));
     let models = s["models"].as_object().unwrap();
     assert_eq!(models.keys().collect::<Vec<_>>(), ["baseline", "noop", "student", "student_int8", "teacher"]);
@@ -184,6 +184,12 @@ fn demo_quick_writes_the_summary_schema_and_a_self_contained_report_and_resumes(
         let x = &s["speed"]["students"][student];
         assert!(x["speedup"].as_f64().unwrap() > 0.0 && x["pass"].is_boolean(), "{x}");
     }
+    // The speed-ups come from edits timed in this invocation, interleaved, 5 per model.
+    let timed = s["speed"]["timed"].as_object().unwrap();
+    assert_eq!(timed.keys().collect::<Vec<_>>(), ["student", "student_int8", "teacher"]);
+    assert!(timed.values().all(|t| t["n"] == 5 && t["median"].as_f64().unwrap() > 0.0), "{timed:?}");
+    let ratio = timed["teacher"]["median"].as_f64().unwrap() / timed["student"]["median"].as_f64().unwrap();
+    assert!((s["speed"]["students"]["student"]["speedup"].as_f64().unwrap() - ratio).abs() < 1e-9);
     let parity = s["parity"].as_array().unwrap();
     assert_eq!(parity.len(), 4);
     for check in parity {
@@ -212,7 +218,9 @@ fn demo_quick_writes_the_summary_schema_and_a_self_contained_report_and_resumes(
     assert!(String::from_utf8_lossy(&again.stderr).contains("7 of 7 items already scored"));
     let (mut a, mut b) = (s, read());
     for x in [&mut a, &mut b] {
+        // Times are measured afresh in every invocation, by design.
         x["wall_seconds"] = serde_json::Value::Null;
+        x["speed"] = serde_json::Value::Null;
     }
     assert!(same_numbers(&a, &b), "a resumed demo reports what the first run did:\n{a}\n{b}");
 }

@@ -141,7 +141,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The editor of a slot, opened once.
-    fn editor(&mut self, slot: Slot) -> Result<&dyn Editor> {
+    pub(super) fn editor(&mut self, slot: Slot) -> Result<&dyn Editor> {
         if !self.editors.contains_key(&slot) {
             let editor: Box<dyn Editor> = match self.checkpoints.editor(slot) {
                 None => Box::new(NoopEditor),

@@ -10,6 +10,7 @@
 //! - [`jobs`]: the list of evaluations and the runner.
 //! - [`sweep`]: the slider sweeps' Spearman correlations.
 //! - [`summary`], [`report`], [`terminal`]: `summary.json`, `report.html` and the printed tables.
+//! - [`timing`]: the speed-ups, timed afresh and interleaved in every invocation.
 //! - [`retrain`]: `--retrain`, the whole pipeline from data generation.
 
 mod jobs;
@@ -19,6 +20,7 @@ mod retrain;
 mod summary;
 mod sweep;
 mod terminal;
+mod timing;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -146,8 +148,10 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         }
     }
 
+    eprintln!("timing the teacher and the students, interleaved ({} edits each)", timing::TIMED_EDITS);
+    let timed = timing::time_interleaved(&mut runner, &[Slot::Teacher, Slot::Student, Slot::StudentInt8], sizes.items, sizes.steps)?;
     let out = &args.out;
-    let summary = gather(&runner, &sizes, &thresholds.run, args.min_speedup, mode, out, started)?;
+    let summary = gather(&runner, &sizes, &thresholds.run, args.min_speedup, timed, mode, out, started)?;
     let summary_path = out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("writing {}", summary_path.display()))?;
     let (grid_header, grid) = report::grid(&runner, sizes.items)?;

@@ -111,9 +111,13 @@ pub fn html(s: &DemoSummary, grid_header: &[String], grid: &[GridRow]) -> Result
         h += &bar_chart(&format!("Yes-rate by model, {scorer} (%)"), &yes, 100.0);
     }
 
-    h += "<h2>Speed</h2>";
-    let speed_rows = s.speed.students.iter().map(|(k, v)| vec![k.key().to_string(), f(v.speedup, 1), format!(">= {}", s.speed.min_speedup), verdict(v.pass)]);
-    h += &html_table(&["student", "speed-up vs teacher (median s per edit)", "target", "verdict"], speed_rows);
+    h += "<h2>Speed</h2><p>Median seconds per edit, timed in this invocation with the teacher and the students editing the same items in turn (so other load falls on all alike).</p>";
+    let timed = |k: &Slot| s.speed.timed.get(k).map(|t| t.median);
+    let mut speed_rows = vec![vec![Slot::Teacher.key().to_string(), f(timed(&Slot::Teacher), 3), "-".into(), "-".into(), "-".into()]];
+    speed_rows.extend(
+        s.speed.students.iter().map(|(k, v)| vec![k.key().to_string(), f(timed(k), 3), f(v.speedup, 1), format!(">= {}", s.speed.min_speedup), verdict(v.pass)]),
+    );
+    h += &html_table(&["model", "median s per edit", "speed-up vs teacher", "target", "verdict"], speed_rows.into_iter());
 
     h += "<h2>Parity</h2><p>Thresholds: <code>eval/parity.toml</code>. Differences are student minus teacher with paired-bootstrap 95% intervals; the demo reports a FAIL, it does not stop on one.</p>";
     for p in &s.parity {

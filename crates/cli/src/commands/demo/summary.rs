@@ -20,7 +20,7 @@ use super::sweep::{axis_sweep, AxisSweep};
 use crate::commands::eval::from_eval;
 
 /// Version of this file's layout; bump it when a field changes meaning or goes.
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// Scorer keys: the exact world oracle, and the distilled student scorer (int8 weights).
 pub const ORACLE: &str = "oracle";
@@ -98,7 +98,11 @@ pub struct Timing {
 impl Timing {
     /// The edit times of `records`; `None` when no edit was timed.
     pub fn of(records: &[ItemRecord]) -> Option<Self> {
-        let mut t: Vec<f64> = records.iter().filter_map(|r| r.edit_seconds).collect();
+        Self::of_seconds(records.iter().filter_map(|r| r.edit_seconds).collect())
+    }
+
+    /// Of edit times in seconds; `None` when there are none.
+    pub fn of_seconds(mut t: Vec<f64>) -> Option<Self> {
         if t.is_empty() {
             return None;
         }
@@ -112,6 +116,9 @@ impl Timing {
 pub struct Speed {
     /// The target: the student edits at least this many times faster (issue 7).
     pub min_speedup: f64,
+    /// The times the speed-ups come from: the teacher and students timed in this invocation,
+    /// interleaved on the same items ([`super::timing`]).
+    pub timed: BTreeMap<Slot, Timing>,
     /// Per student: teacher median / student median, and whether it meets the target.
     pub students: BTreeMap<Slot, SpeedUp>,
 }
@@ -159,7 +166,17 @@ pub struct Sweeps {
 
 /// The summary of the runs `runner` finished: each read back from its folder, so a resumed demo
 /// reports exactly what a single run would.
-pub fn gather(runner: &Runner, sizes: &Sizes, thresholds: &RunThresholds, min_speedup: f64, mode: &'static str, out: &Path, started: Instant) -> Result<DemoSummary> {
+#[allow(clippy::too_many_arguments)]
+pub fn gather(
+    runner: &Runner,
+    sizes: &Sizes,
+    thresholds: &RunThresholds,
+    min_speedup: f64,
+    timed: BTreeMap<Slot, Timing>,
+    mode: &'static str,
+    out: &Path,
+    started: Instant,
+) -> Result<DemoSummary> {
     let scored = |dir: PathBuf| -> Result<ScoredRun> { Ok(ScoredRun { summary: load_summary(&dir).map_err(from_eval)?, run: relative(&dir, out) }) };
     let mut models = BTreeMap::new();
     for slot in Slot::ALL {
@@ -178,7 +195,7 @@ pub fn gather(runner: &Runner, sizes: &Sizes, thresholds: &RunThresholds, min_sp
             scorers,
         });
     }
-    let median = |s: Slot| models[&s].edit_seconds.map(|t| t.median);
+    let median = |s: Slot| timed.get(&s).map(|t| t.median);
     let speed = Speed {
         min_speedup,
         students: [Slot::Student, Slot::StudentInt8]
@@ -187,6 +204,7 @@ pub fn gather(runner: &Runner, sizes: &Sizes, thresholds: &RunThresholds, min_sp
                 (s, SpeedUp { speedup, pass: speedup.is_some_and(|x| x >= min_speedup) })
             })
             .into(),
+        timed,
     };
     let mut parity = Vec::new();
     for student in [Slot::Student, Slot::StudentInt8] {

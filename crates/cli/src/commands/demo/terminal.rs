@@ -5,6 +5,7 @@ use rewardedit_core::{Axis, EditType};
 use rewardedit_eval::parity::ParityReport;
 use rewardedit_eval::RunSummary;
 
+use super::models::Slot;
 use super::report::human_bytes;
 use super::summary::{DemoSummary, ScoredRun};
 use crate::table;
@@ -29,9 +30,12 @@ pub fn render(s: &DemoSummary) -> String {
         }
     }
     out += &table::render(&["model", "scorer", "n", "failed", "following", "preservation", "quality", "edit s", "steps", "size"], &rows);
-    out += "\nspeed (median seconds per edit, teacher / student):\n";
+    out += "\nspeed (median seconds per edit, timed now, interleaved on the same items):\n";
+    let median = |k: &Slot| s.speed.timed.get(k).map_or("-".into(), |t| format!("{:.3} s over {}", t.median, t.n));
+    out += &format!("  {:<13} {}\n", Slot::Teacher.key(), median(&Slot::Teacher));
     for (k, v) in &s.speed.students {
-        out += &format!("  {:<13} {}x faster (target >= {}x): {}\n", k.key(), v.speedup.map_or("-".into(), |x| format!("{x:.1}")), s.speed.min_speedup, if v.pass { "PASS" } else { "FAIL" });
+        let speedup = v.speedup.map_or("-".into(), |x| format!("{x:.1}"));
+        out += &format!("  {:<13} {}: {speedup}x faster (target >= {}x): {}\n", k.key(), median(k), s.speed.min_speedup, if v.pass { "PASS" } else { "FAIL" });
     }
     out += "\nparity (eval/parity.toml; overall lines here, per edit type in report.html):\n";
     for p in &s.parity {
