@@ -149,7 +149,7 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
             }
         }
         Init::Editor { path } => Err(TrainError::Config(format!(
-            "init from the editor folder {}: loading editor folders comes with the sampling pipeline (not in this build); start from a checkpoint instead",
+            "init from the editor folder {}: the trainer does not start from editor folders yet (only from its own checkpoints); start from a checkpoint (init.from = \"checkpoint\")",
             path.display()
         ))),
     }
@@ -157,7 +157,7 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
 
 fn clip_unsupported() -> TrainError {
     TrainError::Config(
-        "SD 1.5 training (latent space, CLIP text encoder) needs the VAE and CLIP modules, which this build lacks; the recipe parses, but only pixel-space world editors train here".into(),
+        "SD 1.5 training (latent space, frozen VAE and CLIP) is not in the trainer yet: the VAE and CLIP run in `edit` and `eval`, but only pixel-space world editors train; the recipe parses and validates (--dry-run)".into(),
     )
 }
 
