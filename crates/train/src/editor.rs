@@ -1,6 +1,9 @@
 //! The world editor as one trainable module: the UNet (with reward modules in stage 2) and the
 //! word-level prompt encoder, trained jointly. Its shape, vocabulary and noise schedule travel
-//! in [`EditorConfig`] beside the weights.
+//! in [`EditorConfig`] beside the weights; [`Editor::open_dir`] reads an exported editor folder
+//! back for more training (a recipe's `init.from = "editor"`, a distillation's teacher).
+
+use std::path::Path;
 
 use burn::prelude::*;
 use rewardedit_core::Vocab;
@@ -10,7 +13,10 @@ use rewardedit_models::text::TextEmbedding;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs, UNet2DConditionConfig, UNet2DConditionModel};
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use rewardedit_models::import::editor::world_text_config;
+use rewardedit_models::pipeline::{self, PromptEncoder};
+
+use crate::{Result, TrainError};
 
 /// Everything needed to rebuild an [`Editor`] before loading its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +39,23 @@ pub struct Editor {
 }
 
 impl Editor {
+    /// Opens the editor folder `dir` (as `rewardedit edit` loads it: fp32, fp16, bf16 or int8
+    /// weights) as a trainable world editor on `device`, its reward modules (if any) dropping to
+    /// the null reward with probability `null_dropout`.
+    pub fn open_dir(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
+        let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
+        let PromptEncoder::World { encoder, vocab } = e.text else {
+            return Err(TrainError::Config(format!(
+                "{}: a CLIP (SD 1.5) editor; the trainer trains world editors (word-level prompt encoder) only",
+                dir.display()
+            )));
+        };
+        let reward = e.unet.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
+        let config = EditorConfig { unet: e.unet_config, text: world_text_config(&encoder, &vocab), reward, vocab, noise: e.schedule };
+        let editor = Editor { unet: e.unet, text_encoder: encoder }.with_null_dropout(null_dropout);
+        Ok((config, editor))
+    }
+
     /// Fresh weights (from the device's seed).
     pub fn new(config: &EditorConfig, device: &Device) -> Result<Self> {
         Ok(Editor {

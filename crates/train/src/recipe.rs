@@ -147,8 +147,9 @@ pub enum Init {
         #[serde(default)]
         weights: WeightsKind,
     },
-    /// An editor folder (`unet/`, `text_encoder/`, ...), as the pipeline loads it; or a
-    /// diffusers InstructPix2Pix / SD 1.5 folder.
+    /// A world editor folder (`unet/`, `text_encoder/`, ...: an exported run, a committed
+    /// checkpoint, fp32/fp16/bf16/int8 weights), as `rewardedit edit` loads it; the same stage
+    /// rules as a checkpoint. SD 1.5 (CLIP) folders are refused until latent-space training lands.
     Editor { path: PathBuf },
 }
 

@@ -137,21 +137,27 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
                 WeightsKind::Raw => checkpoint::MODEL,
             });
             let editor = Editor::new(&base, device)?.load_weights(&file)?;
-            let config = EditorConfig { noise: recipe.noise.clone(), ..base.clone() };
-            match (base.reward.is_some(), reward) {
-                (false, Some(r)) => Ok((config.with_reward(&r), attach_reward(editor, &config, &r))),
-                (true, Some(r)) => Ok((config.with_reward(&r), editor.with_null_dropout(r.null_dropout))),
-                (false, None) => Ok((config, editor)),
-                (true, None) => Err(TrainError::Config(format!(
-                    "{}: a stage-1 (instruct) run cannot start from a reward editor",
-                    dir.display()
-                ))),
-            }
+            staged(recipe, base, editor, &dir)
         }
-        Init::Editor { path } => Err(TrainError::Config(format!(
-            "init from the editor folder {}: the trainer does not start from editor folders yet (only from its own checkpoints); start from a checkpoint (init.from = \"checkpoint\")",
-            path.display()
-        ))),
+        Init::Editor { path } => {
+            events(TrainEvent::Preparing(format!("initialising from the editor folder {}", path.display())));
+            let (base, editor) = Editor::open_dir(path, 0.0, device)?;
+            staged(recipe, base, editor, path)
+        }
+    }
+}
+
+/// An editor loaded from `from` made ready for the recipe's stage: the recipe's noise schedule;
+/// a stage-1 editor going to stage 2 gets reward modules (zero-initialised if the recipe says
+/// so), a reward editor keeps its own with the recipe's null-reward dropout.
+fn staged(recipe: &TrainRecipe, base: EditorConfig, editor: Editor, from: &Path) -> Result<(EditorConfig, Editor)> {
+    let reward = (recipe.stage == Stage::Reward).then(|| recipe.model.reward.clone());
+    let config = EditorConfig { noise: recipe.noise.clone(), ..base.clone() };
+    match (base.reward.is_some(), reward) {
+        (false, Some(r)) => Ok((config.with_reward(&r), attach_reward(editor, &config, &r))),
+        (true, Some(r)) => Ok((config.with_reward(&r), editor.with_null_dropout(r.null_dropout))),
+        (false, None) => Ok((config, editor)),
+        (true, None) => Err(TrainError::Config(format!("{}: a stage-1 (instruct) run cannot start from a reward editor", from.display()))),
     }
 }
 

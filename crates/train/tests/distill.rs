@@ -9,7 +9,7 @@ use rewardedit_models::schedulers::{NoiseSchedule, PredictionType};
 use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
 use rewardedit_train::data::Dataset;
 use rewardedit_train::distill::loss::RoundPlan;
-use rewardedit_train::distill::student::{init_from_teacher, open_editor, student_config};
+use rewardedit_train::distill::student::{init_from_teacher, student_config};
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig};
 use rewardedit_train::export::save_editor_with;
@@ -155,7 +155,7 @@ fn compression_narrows_the_student_teacher_gap() {
     let teacher_dir = teacher(tmp.path());
     let recipe = student_recipe(&teacher_dir, |r| r.progressive.rounds = 0);
     let flex = Device::flex();
-    let (t_config, t_editor) = open_editor(&teacher_dir, recipe.null_dropout, &flex).unwrap();
+    let (t_config, t_editor) = Editor::open_dir(&teacher_dir, recipe.null_dropout, &flex).unwrap();
 
     // The student as the run starts: a narrower UNet, seeded, from the teacher where shapes allow.
     let s_config = student_config(&t_config, &recipe.student).unwrap();
@@ -167,7 +167,7 @@ fn compression_narrows_the_student_teacher_gap() {
 
     let out = distill(&recipe, &tmp.path().join("student"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
     let dir = out.editor_dir.expect("every phase ran");
-    let (config, trained) = open_editor(&dir, recipe.null_dropout, &flex).unwrap();
+    let (config, trained) = Editor::open_dir(&dir, recipe.null_dropout, &flex).unwrap();
     assert_eq!(config.unet.block_out_channels, vec![8, 16]);
     assert!(config.reward.is_some(), "the student keeps the reward conditioning");
 
@@ -193,11 +193,11 @@ fn one_progressive_round_makes_one_student_step_match_two_teacher_steps() {
         r.progressive.steps = 25;
     });
     let flex = Device::flex();
-    let (t_config, t_editor) = open_editor(&teacher_dir, recipe.null_dropout, &flex).unwrap();
+    let (t_config, t_editor) = Editor::open_dir(&teacher_dir, recipe.null_dropout, &flex).unwrap();
     assert_eq!(t_config.noise.prediction_type, PredictionType::VPrediction);
     let out = distill(&recipe, &tmp.path().join("student"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
     assert_eq!(out.student_steps, 2);
-    let (s_config, student) = open_editor(&out.editor_dir.unwrap(), recipe.null_dropout, &flex).unwrap();
+    let (s_config, student) = Editor::open_dir(&out.editor_dir.unwrap(), recipe.null_dropout, &flex).unwrap();
 
     // From x_t at each student timestep: the teacher's two DDIM steps, against one step of
     // the student and one (twice as long) step of the teacher itself (the student's start).

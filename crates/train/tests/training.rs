@@ -201,6 +201,45 @@ fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
 }
 
 #[test]
+fn stage_2_from_an_exported_editor_folder_starts_from_its_weights() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r1 = micro();
+    r1.optim.steps = 2;
+    let s1 = train(&r1, &tmp.path().join("s1"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let folder = s1.editor_dir.unwrap();
+    // Saved as fp16, as the committed checkpoints are: the trainer reads what `edit` reads.
+    let half = tmp.path().join("fp16");
+    rewardedit_models::pipeline::Editor::load(&folder, &Device::flex()).unwrap().save_as(&half, rewardedit_models::store::WeightFormat::F16).unwrap();
+
+    let mut r2 = micro();
+    r2.stage = Stage::Reward;
+    r2.model.reward = RewardConditioningConfig { zero_init: true, null_dropout: 0.0 };
+    r2.init = Init::Editor { path: half.clone() };
+    let flex = Device::flex();
+    let data = Dataset::open(&r2.data, r2.model.resolution).unwrap();
+    let (config, editor) = initial_editor(&r2, &data, &flex, &mut |_| {}).unwrap();
+    assert!(config.reward.is_some(), "stage 2 attaches the reward modules");
+    let exported = rewardedit_models::pipeline::Editor::load(&half, &flex).unwrap();
+    let n = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([2, 6, 16, 16], n, &flex);
+    let t = Tensor::<1>::from_floats([100.0, 900.0], &flex);
+    let text = editor.text_encoder.encode(&config.vocab, &["make the circle red", ""], &flex);
+    let ours = editor.unet.forward(x.clone(), t.clone(), text.hidden.clone(), None);
+    let theirs = exported.unet.forward(x, t, text.hidden, None);
+    let diff = (ours - theirs).abs().max().into_scalar::<f32>();
+    assert!(diff < 1e-5, "the run starts from the folder's weights: {diff}");
+    let out = train(&r2, &tmp.path().join("s2"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    assert!(out.losses.iter().all(|l| l.is_finite()));
+
+    // A stage-1 run cannot start from a reward editor folder.
+    let mut back = micro();
+    back.init = Init::Editor { path: out.editor_dir.unwrap() };
+    let err = initial_editor(&back, &data, &flex, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("cannot start from a reward editor"), "{err}");
+}
+
+#[test]
 fn zero_initialised_reward_modules_reproduce_stage_1_at_step_0() {
     let _serial = serial();
     let recipe = micro();

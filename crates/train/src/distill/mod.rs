@@ -101,7 +101,7 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
             Some(d) => d,
             None => data.insert(Dataset::open(&recipe.data, recipe.resolution)?),
         };
-        let (t_config, t_editor) = student::open_editor(&teacher_dir, recipe.null_dropout, &plain)?;
+        let (t_config, t_editor) = Editor::open_dir(&teacher_dir, recipe.null_dropout, &plain)?;
         let t_editor = t_editor.valid();
         let resume_from = open_run(&dir, &format!("# phase: {}\n{resolved}", phase.name), options.resume, &mut |e| events(DistillEvent::Train(e)))?;
         let state = match &resume_from {
@@ -164,7 +164,7 @@ fn initial_student(
             (config, model, detail)
         }
         Some(n) => {
-            let (config, model) = student::open_editor(teacher_dir, recipe.null_dropout, device)?;
+            let (config, model) = Editor::open_dir(teacher_dir, recipe.null_dropout, device)?;
             let detail = format!("{} steps -> {n} steps, from {}", 2 * n, teacher_dir.display());
             (student::with_trailing_spacing(&config), model, detail)
         }

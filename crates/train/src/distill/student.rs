@@ -1,37 +1,16 @@
-//! Teachers and students as trainable editors: an editor folder opened for training, the
-//! student's UNet config (the teacher's with the recipe's changes), and its initialisation
-//! from the teacher wherever a tensor keeps its shape.
+//! The student: its UNet config (the teacher's with the recipe's changes) and its
+//! initialisation from the teacher wherever a tensor keeps its shape.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use burn::module::Module;
-use burn::prelude::*;
 use burn::store::ModuleSnapshot;
-use rewardedit_models::import::editor::world_text_config;
-use rewardedit_models::pipeline::{self, PromptEncoder};
 use rewardedit_models::schedulers::TimestepSpacing;
 use rewardedit_models::unet::reward::REWARD_HEADS;
-use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig};
+use rewardedit_models::unet::UNet2DConditionConfig;
 
 use crate::editor::{Editor, EditorConfig};
 use crate::{Result, TrainError};
-
-/// Opens the editor folder `dir` as a trainable world editor on `device`, its reward modules
-/// (if any) dropping to the null reward with probability `null_dropout`.
-pub fn open_editor(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
-    let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
-    let PromptEncoder::World { encoder, vocab } = e.text else {
-        return Err(TrainError::Config(format!(
-            "{}: distillation needs a world editor (word-level prompt encoder); SD 1.5 editors are not trainable in this build",
-            dir.display()
-        )));
-    };
-    let reward = e.unet.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
-    let config = EditorConfig { unet: e.unet_config, text: world_text_config(&encoder, &vocab), reward, vocab, noise: e.schedule };
-    let editor = Editor { unet: e.unet, text_encoder: encoder }.with_null_dropout(null_dropout);
-    Ok((config, editor))
-}
 
 /// The student's config: the teacher's, with `changes` (diffusers unet config fields) applied
 /// to the UNet and trailing timestep spacing (so a student step spans exactly two teacher
