@@ -10,7 +10,7 @@
 //! - [`jobs`]: the list of evaluations and the runner.
 //! - [`sweep`]: the slider sweeps' Spearman correlations.
 //! - [`summary`], [`report`], [`terminal`]: `summary.json`, `report.html` and the printed tables.
-//! - [`timing`]: the speed-ups, timed afresh and interleaved in every invocation.
+//! - [`timing`]: the speed-ups, timed afresh in every invocation, in alternating blocks.
 //! - [`retrain`]: `--retrain`, the whole pipeline from data generation.
 
 mod jobs;
@@ -148,8 +148,8 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         }
     }
 
-    eprintln!("timing the teacher and the students, interleaved ({} edits each)", timing::TIMED_EDITS);
-    let timed = timing::time_interleaved(&mut runner, &[Slot::Teacher, Slot::Student, Slot::StudentInt8], sizes.items, sizes.steps)?;
+    eprintln!("timing the teacher and the students in alternating blocks ({} edits each)", timing::BLOCKS * timing::EDITS_PER_BLOCK);
+    let timed = timing::time_in_blocks(&mut runner, &[Slot::Teacher, Slot::Student, Slot::StudentInt8], sizes.items, sizes.steps)?;
     let out = &args.out;
     let summary = gather(&runner, &sizes, &thresholds.run, args.min_speedup, timed, mode, out, started)?;
     let summary_path = out.join("summary.json");

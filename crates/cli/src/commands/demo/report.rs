@@ -111,7 +111,7 @@ pub fn html(s: &DemoSummary, grid_header: &[String], grid: &[GridRow]) -> Result
         h += &bar_chart(&format!("Yes-rate by model, {scorer} (%)"), &yes, 100.0);
     }
 
-    h += "<h2>Speed</h2><p>Median seconds per edit, timed in this invocation with the teacher and the students editing the same items in turn (so other load falls on all alike).</p>";
+    h += "<h2>Speed</h2><p>Median seconds per edit, timed in this invocation, the teacher and the students editing the same items in alternating warm blocks (so other load falls on all alike).</p>";
     let timed = |k: &Slot| s.speed.timed.get(k).map(|t| t.median);
     let mut speed_rows = vec![vec![Slot::Teacher.key().to_string(), f(timed(&Slot::Teacher), 3), "-".into(), "-".into(), "-".into()]];
     speed_rows.extend(

@@ -117,7 +117,7 @@ pub struct Speed {
     /// The target: the student edits at least this many times faster (issue 7).
     pub min_speedup: f64,
     /// The times the speed-ups come from: the teacher and students timed in this invocation,
-    /// interleaved on the same items ([`super::timing`]).
+    /// in alternating blocks on the same items ([`super::timing`]).
     pub timed: BTreeMap<Slot, Timing>,
     /// Per student: teacher median / student median, and whether it meets the target.
     pub students: BTreeMap<Slot, SpeedUp>,

@@ -30,7 +30,7 @@ pub fn render(s: &DemoSummary) -> String {
         }
     }
     out += &table::render(&["model", "scorer", "n", "failed", "following", "preservation", "quality", "edit s", "steps", "size"], &rows);
-    out += "\nspeed (median seconds per edit, timed now, interleaved on the same items):\n";
+    out += "\nspeed (median seconds per edit, timed now in alternating blocks on the same items):\n";
     let median = |k: &Slot| s.speed.timed.get(k).map_or("-".into(), |t| format!("{:.3} s over {}", t.median, t.n));
     out += &format!("  {:<13} {}\n", Slot::Teacher.key(), median(&Slot::Teacher));
     for (k, v) in &s.speed.students {
