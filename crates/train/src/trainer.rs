@@ -25,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rewardedit_core::Vocab;
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::text::world::WorldTextConfig;
+use rewardedit_models::unet::RewardConditioningConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, CheckpointState, CHECKPOINTS_DIR};
@@ -137,21 +138,21 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
                 WeightsKind::Raw => checkpoint::MODEL,
             });
             let editor = Editor::new(&base, device)?.load_weights(&file)?;
-            staged(recipe, base, editor, &dir)
+            staged(recipe, reward, base, editor, &dir)
         }
         Init::Editor { path } => {
             events(TrainEvent::Preparing(format!("initialising from the editor folder {}", path.display())));
             let (base, editor) = Editor::open_dir(path, 0.0, device)?;
-            staged(recipe, base, editor, path)
+            staged(recipe, reward, base, editor, path)
         }
     }
 }
 
-/// An editor loaded from `from` made ready for the recipe's stage: the recipe's noise schedule;
-/// a stage-1 editor going to stage 2 gets reward modules (zero-initialised if the recipe says
-/// so), a reward editor keeps its own with the recipe's null-reward dropout.
-fn staged(recipe: &TrainRecipe, base: EditorConfig, editor: Editor, from: &Path) -> Result<(EditorConfig, Editor)> {
-    let reward = (recipe.stage == Stage::Reward).then(|| recipe.model.reward.clone());
+/// An editor loaded from `from` made ready for the recipe's stage (`reward`: the stage-2
+/// modules it asks for): the recipe's noise schedule; a stage-1 editor going to stage 2 gets
+/// reward modules (zero-initialised if the recipe says so), a reward editor keeps its own with
+/// the recipe's null-reward dropout.
+fn staged(recipe: &TrainRecipe, reward: Option<RewardConditioningConfig>, base: EditorConfig, editor: Editor, from: &Path) -> Result<(EditorConfig, Editor)> {
     let config = EditorConfig { noise: recipe.noise.clone(), ..base.clone() };
     match (base.reward.is_some(), reward) {
         (false, Some(r)) => Ok((config.with_reward(&r), attach_reward(editor, &config, &r))),
