@@ -274,6 +274,12 @@ fn demo_retrain_lists_the_whole_pipeline() {
     }
     assert!(!out.join("retrain").exists(), "a dry run starts nothing");
     assert!(listing.find("scorer-edits/teacher-10").unwrap() < listing.find("distill-scorer").unwrap(), "{listing}");
+    // Every manifest the scorer recipe trains on is a folder some earlier step writes.
+    let recipe: toml::Table = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes/world-scorer.toml")).unwrap().parse().unwrap();
+    for extra in recipe["extra_data"].as_array().unwrap() {
+        let path = extra["path"].as_str().unwrap();
+        assert!(listing.contains(&format!("--out {path}\n")), "{path} is made by no retrain step: {listing}");
+    }
 }
 
 #[test]
