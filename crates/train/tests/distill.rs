@@ -2,6 +2,9 @@
 //! student-teacher gap, one progressive round makes one student step land where two teacher
 //! steps do, a killed run resumes, and the world student recipe parses.
 
+#[macro_use]
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -16,8 +19,10 @@ use rewardedit_train::export::save_editor_with;
 use rewardedit_train::recipe::{SamplingDefaults, TrainRecipe};
 use rewardedit_train::trainer::{draw_rng, initial_editor};
 use rewardedit_train::TrainOptions;
+use support::{device, serial};
 
-const TEACHER: &str = r#"
+const TEACHER: &str = concat!(
+    r#"
 stage = "reward"
 [model]
 resolution = 16
@@ -39,28 +44,20 @@ heads = 2
 max_tokens = 32
 [model.reward]
 null_dropout = 0.1
-[data]
-kind = "world"
-seed = 3
-n = 64
-vocab_samples = 64
-[data.world]
-size = 16
-clean_fraction = 0.5
-[data.world.judge_noise]
-score_sd = 0.5
-flip_probability = 0.1
-bias = [0.3, 0.0, -0.2]
-[noise]
+"#,
+    world_data!(),
+    r#"[noise]
 beta_start = 0.0001
 beta_end = 0.02
 beta_schedule = "linear"
 prediction_type = "v_prediction"
 clip_sample = true
-"#;
+"#
+);
 
 /// The student recipe; `{teacher}` is replaced by the teacher's folder.
-const STUDENT: &str = r#"
+const STUDENT: &str = concat!(
+    r#"
 teacher = "{teacher}"
 teacher_steps = 4
 resolution = 16
@@ -73,19 +70,9 @@ lr = 3e-3
 rounds = 1
 steps = 12
 lr = 2e-3
-[data]
-kind = "world"
-seed = 3
-n = 64
-vocab_samples = 64
-[data.world]
-size = 16
-clean_fraction = 0.5
-[data.world.judge_noise]
-score_sd = 0.5
-flip_probability = 0.1
-bias = [0.3, 0.0, -0.2]
-[optim]
+"#,
+    world_data!(),
+    r#"[optim]
 seed = 5
 batch_size = 4
 warmup_steps = 0
@@ -99,19 +86,9 @@ both = 0.0
 log_every = 1
 checkpoint_every = 4
 keep_checkpoints = 2
-"#;
+"#
+);
 
-/// burn's initialisers draw from the device's one generator: tests that build models run one
-/// at a time.
-static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn device() -> Device {
-    Device::flex().autodiff()
-}
 
 /// A random (untrained) reward teacher saved as an editor folder under `dir`.
 fn teacher(dir: &Path) -> PathBuf {

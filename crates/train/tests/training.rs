@@ -3,6 +3,9 @@
 //! modules leave a stage-1 editor's predictions unchanged, a damaged checkpoint is skipped, and
 //! every train recipe in recipes/ parses.
 
+#[macro_use]
+mod support;
+
 use std::path::Path;
 
 
@@ -20,8 +23,10 @@ use rewardedit_train::metrics;
 use rewardedit_train::recipe::{DropoutConfig, Init, Stage, TrainRecipe, WeightsKind};
 use rewardedit_train::trainer::{draw_rng, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
 use rewardedit_train::{dropout, train, TrainOptions};
+use support::{device, serial};
 
-const MICRO: &str = r#"
+const MICRO: &str = concat!(
+    r#"
 stage = "instruct"
 [model]
 resolution = 16
@@ -44,19 +49,9 @@ max_tokens = 32
 [model.reward]
 zero_init = true
 null_dropout = 0.1
-[data]
-kind = "world"
-seed = 3
-n = 64
-vocab_samples = 64
-[data.world]
-size = 16
-clean_fraction = 0.5
-[data.world.judge_noise]
-score_sd = 0.5
-flip_probability = 0.1
-bias = [0.3, 0.0, -0.2]
-[optim]
+"#,
+    world_data!(),
+    r#"[optim]
 seed = 7
 steps = 6
 batch_size = 4
@@ -71,22 +66,12 @@ beta_schedule = "linear"
 log_every = 1
 checkpoint_every = 2
 keep_checkpoints = 3
-"#;
+"#
+);
 
-/// burn's weight initialisers draw from the device's one global generator, which `device.seed`
-/// resets: tests that build models run one at a time so their initial weights are reproducible.
-static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn micro() -> TrainRecipe {
     TrainRecipe::from_toml(MICRO).unwrap()
-}
-
-fn device() -> Device {
-    Device::flex().autodiff()
 }
 
 /// Trains on one fixed batch and one fixed draw of noise/timesteps; the loss on it must fall.
