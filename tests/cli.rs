@@ -551,3 +551,59 @@ fn quantize_refuses_bad_input_with_exit_2() {
     run(p(&model), "int8", p(&out), &["--calib-items", "0"]);
     assert!(!out.exists(), "nothing is written on bad input");
 }
+
+/// A student scorer recipe small enough to train in a second: 4 steps over 48 world edits.
+const TINY_SCORER_RECIPE: &str = r#"
+[model]
+resolution = 16
+channels = [8, 16]
+groups = 4
+text_dim = 16
+text_layers = 1
+text_heads = 2
+max_tokens = 12
+hidden = 16
+[train]
+steps = 4
+batch_size = 8
+warmup_steps = 2
+checkpoint_every = 2
+log_every = 1
+eval_batch_size = 16
+[data]
+kind = "world"
+seed = 11
+n = 48
+[data.world]
+size = 16
+[heldout]
+kind = "world"
+seed = 12
+n = 21
+[heldout.world]
+size = 16
+"#;
+
+#[test]
+fn training_commands_share_stop_after_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("tiny-scorer.toml");
+    std::fs::write(&recipe, TINY_SCORER_RECIPE).unwrap();
+    for command in ["train", "distill-editor", "distill-scorer"] {
+        let err = bad_input(&[command, "--recipe", p(&recipe), "--stop-after", "0"]);
+        assert!(err.contains("--stop-after"), "{command}: {err}");
+    }
+
+    // Stopped half-way: a checkpoint, no student report yet, and the way to go on.
+    let run = dir.path().join("run");
+    let first = ok(&["distill-scorer", "--recipe", p(&recipe), "--out", p(&run), "--stop-after", "2"]);
+    assert!(first.contains("stopped at step 2 of 4; continue with --resume"), "{first}");
+    assert_eq!(read_lines(&run.join("metrics.jsonl")).len(), 2);
+    assert!(!run.join("agreement.json").exists());
+
+    let second = ok(&["distill-scorer", "--recipe", p(&recipe), "--out", p(&run), "--resume"]);
+    assert!(second.contains("held-out agreement (21 edits)"), "{second}");
+    let steps: Vec<u64> = read_lines(&run.join("metrics.jsonl")).iter().map(|m| m["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [1, 2, 3, 4], "no step lost or repeated across the stop");
+    assert!(run.join("agreement.json").exists());
+}

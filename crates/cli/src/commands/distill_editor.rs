@@ -3,7 +3,6 @@
 //! distillation rounds that halve its sampling steps (issue 7). Each phase is a resumable run
 //! folder under `--out`; the final student is `--out/editor`.
 
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
@@ -11,41 +10,26 @@ use clap::Args as ClapArgs;
 use rewardedit_train::distill::{distill, DistillEvent, DistillRecipe};
 use rewardedit_train::TrainOptions;
 
+use super::run_args::RunArgs;
 use super::train::TrainView;
 use crate::backend::{self, BackendKind};
-use crate::exit::{bad_input, InputContext};
+use crate::exit::InputContext;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The distillation recipe (e.g. recipes/world-student.toml).
-    #[arg(long)]
-    pub recipe: PathBuf,
-    /// Output folder (default: runs/<recipe name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the unfinished phase from its newest intact checkpoint (same recipe required).
-    #[arg(long)]
-    pub resume: bool,
-    /// Print the resolved recipe and exit.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Stop after this many optimiser steps in this invocation (continue with --resume).
-    #[arg(long)]
-    pub stop_after: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
+    let args = args.run;
+    args.check()?;
     let recipe = DistillRecipe::load(&args.recipe).bad_input()?;
     if args.dry_run {
         print!("{}", recipe.resolved_toml()?);
         return Ok(());
     }
-    if args.stop_after == Some(0) {
-        return Err(bad_input("--stop-after must be at least 1"));
-    }
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(args.recipe.file_stem().map_or("student".into(), |s| s.to_string_lossy().into_owned()))
-    });
+    let out = args.out_dir();
     let device: Device = backend::device(kind, gpu)?.autodiff();
     let options = TrainOptions { resume: args.resume, stop_after: args.stop_after };
     let mut view = TrainView::new("student".into(), out.clone());

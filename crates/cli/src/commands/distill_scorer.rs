@@ -1,8 +1,7 @@
-//! `rewardedit distill-scorer --recipe FILE [--resume] [--dry-run] [--out RUN]`: trains the
+//! `rewardedit distill-scorer --recipe FILE [--out RUN] [--resume] [--dry-run] [--stop-after N]`: trains the
 //! student scorer on teacher labels, exports fp32 and int8 weights, and prints the held-out
 //! agreement table (also written to RUN/agreement.json).
 
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
@@ -11,37 +10,28 @@ use indicatif::ProgressBar;
 use rewardedit_scorer::student::{agreement_table, distill, dry_run, DistillEvent, DistillOptions, DistillRecipe};
 
 use crate::backend::{self, BackendKind};
+use super::run_args::RunArgs;
 use crate::exit::InputContext;
 use crate::progress;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The distillation recipe (e.g. recipes/world-scorer.toml).
-    #[arg(long)]
-    pub recipe: PathBuf,
-    /// Run folder (default: runs/<recipe name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue from RUN/checkpoint (same recipe required).
-    #[arg(long)]
-    pub resume: bool,
-    /// Print the resolved recipe and exit without training.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
+    let args = args.run;
+    args.check()?;
     if args.dry_run {
         print!("{}", dry_run(&args.recipe).bad_input()?);
         return Ok(());
     }
     let recipe = DistillRecipe::load(&args.recipe).bad_input()?;
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(args.recipe.file_stem().map_or("distill-scorer".into(), |s| s.to_string_lossy().into_owned()))
-    });
+    let out = args.out_dir();
     let device: Device = backend::device(kind, gpu)?.autodiff();
     let mut bar: Option<ProgressBar> = None;
-    let outcome = distill(&recipe, &out, &DistillOptions { resume: args.resume, ..Default::default() }, &device, &mut |event| match event {
+    let outcome = distill(&recipe, &out, &DistillOptions { resume: args.resume, stop_after: args.stop_after, skip_eval: false }, &device, &mut |event| match event {
         DistillEvent::Data(what, done, total) => {
             let b = bar.get_or_insert_with(|| progress::bar(total, what));
             b.set_position(done);
@@ -75,6 +65,9 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         b.finish_and_clear();
     }
     println!("student: {} (step {})", outcome.student_dir.display(), outcome.step);
+    if outcome.step < recipe.train.steps {
+        println!("stopped at step {} of {}; continue with --resume", outcome.step, recipe.train.steps);
+    }
     if let Some(r) = outcome.report {
         let mut rows = vec![("fp32 vs teacher", &r.fp32_vs_teacher), ("int8 vs teacher", &r.int8_vs_teacher)];
         if let (Some(f), Some(i), Some(t)) = (&r.fp32_vs_exact, &r.int8_vs_exact, &r.teacher_vs_exact) {

@@ -12,6 +12,7 @@ pub mod label;
 pub mod model;
 pub mod parity;
 pub mod quantize;
+pub mod run_args;
 pub mod score;
 pub mod train;
 pub mod world;

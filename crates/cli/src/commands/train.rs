@@ -1,4 +1,4 @@
-//! `rewardedit train --recipe FILE [--resume] [--dry-run] [--out RUN]`: trains the editor
+//! `rewardedit train --recipe FILE [--out RUN] [--resume] [--dry-run] [--stop-after N]`: trains the editor
 //! (stage 1 or 2, as the recipe says) into a run folder with checkpoints, metrics.jsonl and,
 //! at the end, the EMA editor folder.
 
@@ -11,41 +11,25 @@ use indicatif::ProgressBar;
 use rewardedit_train::{dry_run, train, TrainEvent, TrainOptions, TrainRecipe};
 
 use crate::backend::{self, BackendKind};
-use crate::exit::{bad_input, InputContext};
+use super::run_args::RunArgs;
+use crate::exit::InputContext;
 use crate::progress;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The training recipe (e.g. recipes/world-teacher-stage1.toml).
-    #[arg(long)]
-    pub recipe: PathBuf,
-    /// Run folder (default: runs/<recipe name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue from the run folder's newest intact checkpoint (same recipe required).
-    #[arg(long)]
-    pub resume: bool,
-    /// Print the resolved recipe and exit without training.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Stop after this many steps in this invocation (the schedule still spans the recipe's
-    /// steps; continue later with --resume).
-    #[arg(long)]
-    pub stop_after: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
+    let args = args.run;
+    args.check()?;
     if args.dry_run {
         print!("{}", dry_run(&args.recipe).bad_input()?);
         return Ok(());
     }
-    if args.stop_after == Some(0) {
-        return Err(bad_input("--stop-after must be at least 1"));
-    }
     let recipe = TrainRecipe::load(&args.recipe).bad_input()?;
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(args.recipe.file_stem().map_or("train".into(), |s| s.to_string_lossy().into_owned()))
-    });
+    let out = args.out_dir();
     let device: Device = backend::device(kind, gpu)?.autodiff();
     let options = TrainOptions { resume: args.resume, stop_after: args.stop_after };
     let mut view = TrainView::new(format!("{:?}", recipe.stage), out.clone());

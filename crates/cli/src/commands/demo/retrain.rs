@@ -17,6 +17,7 @@ use rewardedit_train::TrainRecipe;
 
 use super::models::{Checkpoints, Slot};
 use crate::backend::BackendKind;
+use crate::commands::run_args::RunArgs;
 use crate::commands::{distill_editor, distill_scorer, eval, quantize, train};
 use crate::scorers::ScorerChoice;
 use crate::exit::{bad_input, InputContext};
@@ -170,16 +171,16 @@ fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
                 (Some(n), at) => Some(n - at.unwrap_or(0)),
                 (None, _) => None,
             };
-            let args = train::Args { recipe: recipe.clone(), out: Some(out.clone()), resume: newest.is_some(), dry_run: false, stop_after };
-            train::run(args, backend, gpu)
+            let run = RunArgs { stop_after, ..RunArgs::new(recipe.clone(), out.clone(), newest.is_some()) };
+            train::run(train::Args { run }, backend, gpu)
         }
         Action::DistillScorer { recipe, out } => {
             let resume = out.join(distill::CHECKPOINT_DIR).exists();
-            distill_scorer::run(distill_scorer::Args { recipe: recipe.clone(), out: Some(out.clone()), resume, dry_run: false }, backend, gpu)
+            distill_scorer::run(distill_scorer::Args { run: RunArgs::new(recipe.clone(), out.clone(), resume) }, backend, gpu)
         }
         Action::DistillEditor { recipe, out } => {
             let resume = out.exists();
-            distill_editor::run(distill_editor::Args { recipe: recipe.clone(), out: Some(out.clone()), resume, dry_run: false, stop_after: None }, backend, gpu)
+            distill_editor::run(distill_editor::Args { run: RunArgs::new(recipe.clone(), out.clone(), resume) }, backend, gpu)
         }
         Action::Int8 { model, out } => {
             if out.exists() {
