@@ -6,35 +6,24 @@
 //! are world triplets at the world's default size (64 px), so the resize to the network's
 //! resolution is part of the measured time, as in real use.
 
+#[path = "support/world_edits.rs"]
+mod world_edits;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use rewardedit_scorer::{Precision, ScoreRequest, Scorer, StudentScorer};
-use rewardedit_world::{sample_triplet, WorldConfig};
+use rewardedit_scorer::{Precision, Scorer, StudentScorer};
+use world_edits::{side, world_requests};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = args.first().map_or_else(|| root.join("checkpoints/student-scorer"), PathBuf::from);
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(512);
-    let world = WorldConfig::default();
-    let requests: Vec<ScoreRequest> = (0..n as u64)
-        .map(|i| {
-            let t = sample_triplet(&world, 4242, i).expect("world sampling");
-            ScoreRequest {
-                id: t.id,
-                source: Arc::new(t.source),
-                edited: Arc::new(t.edited),
-                instruction: t.instruction.text,
-                edit_type: None,
-                provenance: serde_json::json!({}),
-            }
-        })
-        .collect();
+    let requests = world_requests(n);
     let device = Device::flex();
-    println!("student {} on {n} edits ({} px world images), burn Flex, {} threads", dir.display(), world.size, std::thread::available_parallelism().map_or(1, |p| p.get()));
+    println!("student {} on {n} edits ({} px world images), burn Flex, {} threads", dir.display(), side(), std::thread::available_parallelism().map_or(1, |p| p.get()));
     println!("{:<8}{:>14}{:>14}", "weights", "batch 1 /s", "batch 64 /s");
     for precision in [Precision::Fp32, Precision::Int8] {
         let scorer = StudentScorer::load(&dir, precision, &device).expect("load the student");

@@ -68,6 +68,8 @@ impl Request {
 pub enum Reply {
     /// 200 with a chat completion whose message content is this text (usage: 1000 in, 50 out).
     Chat(String),
+    /// 200 with a chat completion and the usage the server bills for it.
+    Billed { content: String, prompt_tokens: u64, completion_tokens: u64 },
     /// Any status with a raw body and an optional `Retry-After` value.
     Status { status: u16, body: String, retry_after: Option<String> },
     /// The reply after a pause.
@@ -88,13 +90,13 @@ impl Reply {
     }
 }
 
-/// The JSON body of a chat completion with `content`.
-pub fn completion(content: &str) -> String {
+/// The JSON body of a chat completion with `content` and its usage.
+pub fn completion(content: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
     json!({
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050}
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
     })
     .to_string()
 }
@@ -248,9 +250,10 @@ fn respond(out: &mut TcpStream, reply: Reply, st: &State) -> bool {
             std::thread::sleep(pause);
             respond(out, *reply, st)
         }
-        Reply::Chat(content) => {
+        Reply::Chat(content) => respond(out, Reply::Billed { content, prompt_tokens: 1000, completion_tokens: 50 }, st),
+        Reply::Billed { content, prompt_tokens, completion_tokens } => {
             st.in_flight.fetch_sub(1, Ordering::SeqCst);
-            write_all(out, 200, &completion(&content), None)
+            write_all(out, 200, &completion(&content, prompt_tokens, completion_tokens), None)
         }
         Reply::Status { status, body, retry_after } => {
             st.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -258,7 +261,7 @@ fn respond(out: &mut TcpStream, reply: Reply, st: &State) -> bool {
         }
         Reply::CutBody(content) => {
             st.in_flight.fetch_sub(1, Ordering::SeqCst);
-            let body = completion(&content);
+            let body = completion(&content, 1000, 50);
             let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
             let _ = out.write_all(head.as_bytes()).and_then(|_| out.write_all(&body.as_bytes()[..body.len() / 2]));
             let _ = out.shutdown(Shutdown::Both);
