@@ -3,7 +3,6 @@
 //! distillation rounds that halve its sampling steps (issue 7). Each phase is a resumable run
 //! folder under `--out`; the final student is `--out/editor`.
 
-
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args as ClapArgs;

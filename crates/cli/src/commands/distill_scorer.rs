@@ -2,15 +2,14 @@
 //! student scorer on teacher labels, exports fp32 and int8 weights, and prints the held-out
 //! agreement table (also written to RUN/agreement.json).
 
-
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args as ClapArgs;
 use indicatif::ProgressBar;
 use rewardedit_scorer::student::{agreement_table, distill, dry_run, DistillEvent, DistillOptions, DistillRecipe};
 
-use crate::backend::{self, BackendKind};
 use super::run_args::RunArgs;
+use crate::backend::{self, BackendKind};
 use crate::exit::InputContext;
 use crate::progress;
 

@@ -10,8 +10,8 @@ use clap::Args as ClapArgs;
 use indicatif::ProgressBar;
 use rewardedit_train::{dry_run, train, TrainEvent, TrainOptions, TrainRecipe};
 
-use crate::backend::{self, BackendKind};
 use super::run_args::RunArgs;
+use crate::backend::{self, BackendKind};
 use crate::exit::InputContext;
 use crate::progress;
 
