@@ -17,18 +17,19 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "support/batched_rate.rs"]
+mod batched_rate;
 #[path = "support/world_edits.rs"]
 mod world_edits;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use burn::tensor::Device;
 use rewardedit_scorer::{LvlmConfig, LvlmScorer, Precision, Preset, ScoreRequest, Scorer, StudentScorer};
 use serde_json::json;
+use batched_rate::batched_rate;
 use support::{config, FakeServer, Reply, Request};
-use tiktoken_rs::CoreBPE;
 use world_edits::{side, world_requests};
 
 /// The detail level OpenAI bills an image at (the request leaves it to "auto").
@@ -70,7 +71,7 @@ fn answer(request: &Request) -> String {
 fn billing_server(detail: Detail) -> FakeServer {
     let bpe = Arc::new(tiktoken_rs::o200k_base().expect("the o200k_base encoding ships with tiktoken-rs"));
     FakeServer::start_unrecorded(move |request, _| {
-        let count = |text: &str| CoreBPE::encode_with_special_tokens(&bpe, text).len() as u64;
+        let count = |text: &str| bpe.encode_with_special_tokens(text).len() as u64;
         let images: u64 = request.images().iter().map(|i| image_tokens(i.width(), i.height(), detail)).sum();
         let content = answer(request);
         Reply::Billed { prompt_tokens: 7 + count(&request.text()) + images, completion_tokens: count(&content), content }
@@ -96,16 +97,6 @@ fn teacher_cost(server: &FakeServer, preset: Preset, requests: &[ScoreRequest]) 
         completion_per_edit: u.completion_tokens as f64 / n,
         dollars_per_1000: u.cost_usd / n * 1000.0,
     }
-}
-
-/// Seconds per edit of the student, batched by 64, after a warm-up.
-fn student_seconds_per_edit(dir: &std::path::Path, precision: Precision, requests: &[ScoreRequest]) -> f64 {
-    let scorer = StudentScorer::load(dir, precision, &Device::flex()).expect("load the student");
-    let _ = scorer.score_many(&requests[..64.min(requests.len())], 64);
-    let t = Instant::now();
-    let ok = scorer.score_many(requests, 64).into_iter().filter(Result::is_ok).count();
-    assert_eq!(ok, requests.len());
-    t.elapsed().as_secs_f64() / requests.len() as f64
 }
 
 fn main() {
@@ -141,7 +132,8 @@ fn main() {
         }
     }
     for precision in [Precision::Fp32, Precision::Int8] {
-        let secs = student_seconds_per_edit(&dir, precision, &requests);
+        let scorer = StudentScorer::load(&dir, precision, &Device::flex()).expect("load the student");
+        let secs = 1.0 / batched_rate(&scorer, &requests);
         let dollars = secs * 1000.0 * cpu_price / 3600.0;
         let label = format!("student {}, {:.0} scores/s", format!("{precision:?}").to_lowercase(), 1.0 / secs);
         println!("{label:<36}{:>10}{:>12}{:>12}{dollars:>16.6}   {:.0}x cheaper than the cheapest teacher row", "-", "-", "-", teacher_low / dollars);

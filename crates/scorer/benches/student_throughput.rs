@@ -6,6 +6,8 @@
 //! are world triplets at the world's default size (64 px), so the resize to the network's
 //! resolution is part of the measured time, as in real use.
 
+#[path = "support/batched_rate.rs"]
+mod batched_rate;
 #[path = "support/world_edits.rs"]
 mod world_edits;
 
@@ -14,6 +16,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use rewardedit_scorer::{Precision, Scorer, StudentScorer};
+use batched_rate::batched_rate;
 use world_edits::{side, world_requests};
 
 fn main() {
@@ -35,10 +38,7 @@ fn main() {
             scorer.score(r).expect("score");
         }
         let one = singles as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let ok = scorer.score_many(&requests, 64).into_iter().filter(Result::is_ok).count();
-        assert_eq!(ok, n);
-        let many = n as f64 / t.elapsed().as_secs_f64();
+        let many = batched_rate(&scorer, &requests);
         println!("{:<8}{one:>14.1}{many:>14.1}", format!("{precision:?}").to_lowercase());
     }
 }
