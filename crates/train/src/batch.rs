@@ -1,6 +1,8 @@
 //! One micro-batch made ready for the UNet: the data's edited image noised at per-row
 //! timesteps, its source, and the conditions with their dropout draws. Teacher training and
 //! every distillation loss build on it, so a teacher and its student see identical inputs.
+//! For an SD editor the images become latents and the texts CLIP embeddings here, through the
+//! frozen encoders; a world editor encodes its prompts itself, in [`Editor::predict`].
 
 use burn::prelude::*;
 use rand::RngExt;
@@ -10,7 +12,8 @@ use rewardedit_models::schedulers::NoiseSchedule;
 
 use crate::data::{images_tensor, TrainExample};
 use crate::dropout::{self, DropDraws};
-use crate::editor::{Editor, EditorConfig};
+use crate::editor::{dropped_prompts, Editor, EditorConfig};
+use crate::frozen::FrozenEncoders;
 use crate::recipe::DropoutConfig;
 use crate::{Result, TrainError};
 
@@ -21,8 +24,20 @@ pub struct Conditions {
     pub drops: DropDraws,
     /// Scores and joined flaw text per row, for editors with reward modules.
     pub rewards: Option<(Vec<[f32; 3]>, Vec<String>)>,
-    /// The source images `[B, 3, H, W]` in [-1, 1].
+    /// The image condition: source images `[B, 3, H, W]` in [-1, 1], or their latents.
     pub source: Tensor<4>,
+    /// The texts encoded by an SD editor's frozen CLIP (text dropout applied); `None` for world
+    /// editors.
+    pub encoded: Option<EncodedTexts>,
+}
+
+/// Prompts and reward texts as CLIP embeddings.
+#[derive(Debug, Clone)]
+pub struct EncodedTexts {
+    /// The prompts' token states `[B, T, D]` (dropped rows: the empty prompt's).
+    pub hidden: Tensor<3>,
+    /// The reward texts' pooled embeddings `[B, D]`, when the batch has rewards.
+    pub reward_pooled: Option<Tensor<2>>,
 }
 
 impl Conditions {
@@ -32,10 +47,17 @@ impl Conditions {
     }
 }
 
+/// Standard normal noise of shape `dims` from `rng`.
+pub fn standard_normal(dims: [usize; 4], rng: &mut ChaCha8Rng, device: &Device) -> Tensor<4> {
+    let n: usize = dims.iter().product();
+    let noise: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+    Tensor::<4>::from_data(TensorData::new(noise, dims), device)
+}
+
 /// A noised micro-batch.
 #[derive(Debug, Clone)]
 pub struct NoisedBatch {
-    /// The clean diffusion target `[B, 3, H, W]` (the data's edited image).
+    /// The clean diffusion target (the data's edited image, or its latents).
     pub edited: Tensor<4>,
     /// The Gaussian noise added.
     pub noise: Tensor<4>,
@@ -47,13 +69,16 @@ pub struct NoisedBatch {
 }
 
 impl NoisedBatch {
-    /// Draws, in this order, the timesteps (`pick_t(rng)` per row), the noise and the dropout
-    /// from `rng`; `with_rewards` requires a reward on every example.
+    /// Draws, in this order, (SD editors) the noise of the target's VAE posterior, the
+    /// timesteps (`pick_t(rng)` per row), the noise and the dropout from `rng`; `with_rewards`
+    /// requires a reward on every example. `frozen`: an SD editor's encoders.
+    #[allow(clippy::too_many_arguments)]
     pub fn draw(
         batch: &[TrainExample],
         schedule: &NoiseSchedule,
         dropout: &DropoutConfig,
         with_rewards: bool,
+        frozen: Option<&FrozenEncoders>,
         pick_t: &mut dyn FnMut(&mut ChaCha8Rng) -> usize,
         rng: &mut ChaCha8Rng,
         device: &Device,
@@ -61,11 +86,12 @@ impl NoisedBatch {
         let b = batch.len();
         let edited = images_tensor(&batch.iter().map(|e| &e.edited).collect::<Vec<_>>(), device);
         let source = images_tensor(&batch.iter().map(|e| &e.source).collect::<Vec<_>>(), device);
-        let dims = edited.dims();
+        let (edited, source) = match frozen {
+            Some(f) => (f.target_latents(edited, rng), f.condition(source)),
+            None => (edited, source),
+        };
         let timesteps: Vec<usize> = (0..b).map(|_| pick_t(rng)).collect();
-        let n: usize = dims.iter().product();
-        let noise: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
-        let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), device);
+        let noise = standard_normal(edited.dims(), rng, &edited.device());
         let drops = dropout::draw(dropout, b, rng);
         let rewards = if with_rewards {
             let rewards = batch
@@ -77,8 +103,9 @@ impl NoisedBatch {
             None
         };
         let noisy = schedule.add_noise(edited.clone(), noise.clone(), &timesteps);
-        let prompts = batch.iter().map(|e| e.instruction.clone()).collect();
-        Ok(NoisedBatch { edited, noise, noisy, timesteps, conditions: Conditions { prompts, drops, rewards, source } })
+        let prompts: Vec<String> = batch.iter().map(|e| e.instruction.clone()).collect();
+        let encoded = frozen.map(|f| encode_texts(f, &prompts, &drops.text, rewards.as_ref().map(|(_, t)| t))).transpose()?;
+        Ok(NoisedBatch { edited, noise, noisy, timesteps, conditions: Conditions { prompts, drops, rewards, source, encoded } })
     }
 
     /// Timesteps uniform over the training schedule.
@@ -88,20 +115,40 @@ impl NoisedBatch {
     }
 }
 
+/// The CLIP embeddings of a batch's prompts (dropped rows: the empty prompt) and reward texts.
+fn encode_texts(frozen: &FrozenEncoders, prompts: &[String], drop: &[bool], reward_texts: Option<&Vec<String>>) -> Result<EncodedTexts> {
+    let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let hidden = frozen.encode(&dropped_prompts(&prompts, drop))?.hidden;
+    let reward_pooled = match reward_texts {
+        Some(texts) => Some(frozen.encode(&texts.iter().map(String::as_str).collect::<Vec<_>>())?.pooled),
+        None => None,
+    };
+    Ok(EncodedTexts { hidden, reward_pooled })
+}
+
 impl Editor {
     /// The UNet's output (and its stage features) for `noisy` at `timesteps` under
-    /// `conditions`, each condition encoded by this editor's own embedders.
-    pub fn predict(&self, config: &EditorConfig, conditions: &Conditions, noisy: Tensor<4>, timesteps: &[f32], device: &Device) -> (Tensor<4>, Vec<Tensor<4>>) {
+    /// `conditions`: a world editor encodes the texts with its own prompt encoder, an SD editor
+    /// reads them as the frozen CLIP encoded them ([`Conditions::encoded`]).
+    pub fn predict(&self, config: &EditorConfig, conditions: &Conditions, noisy: Tensor<4>, timesteps: &[f32], device: &Device) -> Result<(Tensor<4>, Vec<Tensor<4>>)> {
         let c = conditions;
-        let prompts: Vec<&str> = c.prompts.iter().map(String::as_str).collect();
-        let text = self.encode_prompts(&config.vocab, &prompts, &c.drops.text, device);
+        let (hidden, reward_pooled) = match (&self.text_encoder, config.vocab(), &c.encoded) {
+            (Some(encoder), Some(vocab), _) => {
+                let prompts: Vec<&str> = c.prompts.iter().map(String::as_str).collect();
+                let hidden = Editor::encode_prompts(encoder, vocab, &prompts, &c.drops.text, device).hidden;
+                let pooled = c.rewards.as_ref().map(|(_, texts)| {
+                    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    encoder.encode(vocab, &texts, device).pooled
+                });
+                (hidden, pooled)
+            }
+            (None, None, Some(e)) => (e.hidden.clone(), e.reward_pooled.clone()),
+            _ => return Err(TrainError::Config("an SD editor's batch must be drawn with its frozen encoders (NoisedBatch::draw)".into())),
+        };
         let input = Editor::unet_input(noisy, c.source.clone(), &c.drops.image);
-        let reward = c.rewards.as_ref().and_then(|(scores, texts)| {
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            self.reward_inputs(&config.vocab, scores, &texts, &c.drops.reward_uniforms, device)
-        });
+        let reward = c.rewards.as_ref().zip(reward_pooled).and_then(|((scores, _), pooled)| self.reward_inputs(scores, pooled, &c.drops.reward_uniforms, device));
         let t = Tensor::<1>::from_data(TensorData::new(timesteps.to_vec(), [timesteps.len()]), device);
-        self.unet.forward_features(input, t, text.hidden, reward)
+        Ok(self.unet.forward_features(input, t, hidden, reward))
     }
 }
 

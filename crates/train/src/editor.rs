@@ -1,9 +1,11 @@
-//! The world editor as one trainable module: the UNet (with reward modules in stage 2) and the
-//! word-level prompt encoder, trained jointly. Its shape, vocabulary and noise schedule travel
-//! in [`EditorConfig`] beside the weights; [`Editor::open_dir`] reads an exported editor folder
+//! The editor as one trainable module: the UNet (with reward modules in stage 2) and, for a
+//! world editor, the word-level prompt encoder, trained jointly. An SD editor trains its UNet
+//! alone: its CLIP text encoder and VAE stay frozen outside the module
+//! ([`crate::frozen::FrozenEncoders`]). Its shape, encoders and noise schedule travel in
+//! [`EditorConfig`] beside the weights; [`Editor::open_dir`] reads an exported editor folder
 //! back for more training (a recipe's `init.from = "editor"`, a distillation's teacher).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_core::Vocab;
@@ -14,7 +16,7 @@ use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs, UNet2DCond
 use serde::{Deserialize, Serialize};
 
 use rewardedit_models::import::editor::world_text_config;
-use rewardedit_models::pipeline::{self, PromptEncoder};
+use rewardedit_models::pipeline::{self, PromptEncoder, SpaceKind};
 
 use crate::{Result, TrainError};
 
@@ -22,20 +24,32 @@ use crate::{Result, TrainError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditorConfig {
     pub unet: UNet2DConditionConfig,
-    pub text: WorldTextConfig,
+    /// What encodes the prompts (and, in latent space, the images).
+    pub encoders: Encoders,
     /// Present once the editor has reward modules (stage 2).
     pub reward: Option<RewardConditioningConfig>,
-    /// The prompt encoder's words.
-    pub vocab: Vocab,
     /// The training noise schedule (what samplers must use).
     pub noise: NoiseScheduleConfig,
 }
 
-/// UNet + prompt encoder.
+/// An editor's encoders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Encoders {
+    /// The world editor's word-level prompt encoder and its words, trained with the UNet; the
+    /// editor denoises pixels.
+    World { text: WorldTextConfig, vocab: Vocab },
+    /// An SD editor's CLIP text encoder, tokenizer and VAE, frozen, read from the editor folder
+    /// `dir`; the editor denoises the VAE's latents.
+    Frozen { dir: PathBuf },
+}
+
+/// UNet + (world editors) prompt encoder.
 #[derive(Module, Debug)]
 pub struct Editor {
     pub unet: UNet2DConditionModel,
-    pub text_encoder: WorldTextEncoder,
+    /// `None` for an SD editor, whose CLIP text encoder is frozen outside the module.
+    pub text_encoder: Option<WorldTextEncoder>,
 }
 
 impl Editor {
@@ -43,32 +57,49 @@ impl Editor {
     /// weights) as a trainable world editor on `device`, its reward modules (if any) dropping to
     /// the null reward with probability `null_dropout`.
     pub fn open_dir(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
-        let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
-        let PromptEncoder::World { encoder, vocab } = e.text else {
+        if !dir.is_dir() {
             return Err(TrainError::Config(format!(
-                "{}: a CLIP (SD 1.5) editor; the trainer trains world editors (word-level prompt encoder) only",
+                "{}: no such editor folder: name a diffusers InstructPix2Pix folder, a reward checkpoint folder or a run's editor/",
                 dir.display()
             )));
-        };
+        }
+        let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
         let reward = e.unet.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
-        let config = EditorConfig { unet: e.unet_config, text: world_text_config(&encoder, &vocab), reward, vocab, noise: e.schedule };
-        let editor = Editor { unet: e.unet, text_encoder: encoder }.with_null_dropout(null_dropout);
+        let (encoders, text_encoder) = match (e.text, e.config.space) {
+            (PromptEncoder::World { encoder, vocab }, SpaceKind::Pixel) => (Encoders::World { text: world_text_config(&encoder, &vocab), vocab }, Some(encoder)),
+            (PromptEncoder::Clip { .. }, SpaceKind::Latent) => {
+                // Absolute, so that a resumed run or a later phase finds the folder from anywhere.
+                let dir = std::path::absolute(dir).map_err(|e| TrainError::io(dir, e))?;
+                (Encoders::Frozen { dir }, None)
+            }
+            (text, space) => {
+                return Err(TrainError::Config(format!(
+                    "{}: a {} prompt encoder in {} space cannot train: world editors denoise pixels, CLIP editors a VAE's latents",
+                    dir.display(),
+                    text.kind(),
+                    space.name()
+                )));
+            }
+        };
+        let config = EditorConfig { unet: e.unet_config, encoders, reward, noise: e.schedule };
+        let editor = Editor { unet: e.unet, text_encoder }.with_null_dropout(null_dropout);
         Ok((config, editor))
     }
 
     /// Fresh weights (from the device's seed).
     pub fn new(config: &EditorConfig, device: &Device) -> Result<Self> {
-        Ok(Editor {
-            unet: UNet2DConditionModel::new(&config.unet, config.reward.as_ref(), device)?,
-            text_encoder: WorldTextEncoder::new(&config.text, device)?,
-        })
+        let text_encoder = match &config.encoders {
+            Encoders::World { text, .. } => Some(WorldTextEncoder::new(text, device)?),
+            Encoders::Frozen { .. } => None,
+        };
+        Ok(Editor { unet: UNet2DConditionModel::new(&config.unet, config.reward.as_ref(), device)?, text_encoder })
     }
 
-    /// Encodes `prompts`; rows with `drop[i]` get the empty prompt (InstructPix2Pix 3.2.1: the
-    /// text condition's "null" is the empty prompt's embedding).
-    pub fn encode_prompts(&self, vocab: &Vocab, prompts: &[&str], drop: &[bool], device: &Device) -> TextEmbedding {
-        let texts: Vec<&str> = prompts.iter().zip(drop).map(|(p, d)| if *d { "" } else { *p }).collect();
-        self.text_encoder.encode(vocab, &texts, device)
+    /// Encodes `prompts` with the world prompt encoder; rows with `drop[i]` get the empty
+    /// prompt (InstructPix2Pix 3.2.1: the text condition's "null" is the empty prompt's
+    /// embedding).
+    pub fn encode_prompts(encoder: &WorldTextEncoder, vocab: &Vocab, prompts: &[&str], drop: &[bool], device: &Device) -> TextEmbedding {
+        encoder.encode(vocab, &dropped_prompts(prompts, drop), device)
     }
 
     /// The UNet's input: `concat(noisy target, source)` on channels; rows with `drop[i]` get a
@@ -80,24 +111,34 @@ impl Editor {
         Tensor::cat(vec![noisy, source * keep.expand([b, c, h, w])], 1)
     }
 
-    /// Reward inputs for `scores` and `reward_texts`, with rows whose `uniforms[i] <
-    /// null_dropout` replaced by the learned null reward (inside the reward embedder:
-    /// `RewardConditioning::drop_rewards_with`). `None` when the UNet has no reward modules.
-    pub fn reward_inputs(&self, vocab: &Vocab, scores: &[[f32; 3]], reward_texts: &[&str], uniforms: &[f32], device: &Device) -> Option<RewardInputs> {
+    /// Reward inputs for `scores` and the pooled embeddings of their reward texts, with rows
+    /// whose `uniforms[i] < null_dropout` replaced by the learned null reward (inside the reward
+    /// embedder: `RewardConditioning::drop_rewards_with`). `None` when the UNet has no reward
+    /// modules.
+    pub fn reward_inputs(&self, scores: &[[f32; 3]], pooled_text: Tensor<2>, uniforms: &[f32], device: &Device) -> Option<RewardInputs> {
         let module = self.unet.reward.as_ref()?;
         let b = scores.len();
         let flat: Vec<f32> = scores.iter().flatten().copied().collect();
-        let inputs = RewardInputs {
-            scores: Tensor::from_data(TensorData::new(flat, [b, 3]), device),
-            pooled_text: self.text_encoder.encode(vocab, reward_texts, device).pooled,
-            null: None,
-        };
+        let inputs = RewardInputs { scores: Tensor::from_data(TensorData::new(flat, [b, 3]), device), pooled_text, null: None };
         let u = Tensor::<1>::from_data(TensorData::new(uniforms.to_vec(), [b]), device);
         Some(module.drop_rewards_with(inputs, u))
     }
 }
 
+/// `prompts` with the rows where `drop[i]` replaced by the empty prompt.
+pub fn dropped_prompts<'a>(prompts: &[&'a str], drop: &[bool]) -> Vec<&'a str> {
+    prompts.iter().zip(drop).map(|(p, d)| if *d { "" } else { *p }).collect()
+}
+
 impl EditorConfig {
+    /// The world encoder's words (`None` for an SD editor).
+    pub fn vocab(&self) -> Option<&Vocab> {
+        match &self.encoders {
+            Encoders::World { vocab, .. } => Some(vocab),
+            Encoders::Frozen { .. } => None,
+        }
+    }
+
     /// The same editor with reward modules of `reward`.
     pub fn with_reward(&self, reward: &RewardConditioningConfig) -> Self {
         EditorConfig { reward: Some(reward.clone()), ..self.clone() }

@@ -12,6 +12,7 @@ pub mod editor;
 pub mod ema;
 pub mod error;
 pub mod export;
+pub mod frozen;
 pub mod lr;
 pub mod metrics;
 pub mod recipe;

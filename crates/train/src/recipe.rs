@@ -44,9 +44,11 @@ pub struct TrainRecipe {
     /// `model.reward.null_dropout`.
     #[serde(default)]
     pub dropout: DropoutConfig,
-    /// The DDPM training noise schedule (diffusers' scheduler_config fields).
-    #[serde(default)]
-    pub noise: NoiseScheduleConfig,
+    /// The DDPM training noise schedule (diffusers' scheduler_config fields). Absent: the
+    /// schedule of the editor or checkpoint the run starts from (a pretrained SD UNet must keep
+    /// its own), or diffusers' defaults from scratch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseScheduleConfig>,
     /// Logging and checkpoint cadence.
     #[serde(default)]
     pub run: RunConfig,
@@ -147,9 +149,10 @@ pub enum Init {
         #[serde(default)]
         weights: WeightsKind,
     },
-    /// A world editor folder (`unet/`, `text_encoder/`, ...: an exported run, a committed
-    /// checkpoint, fp32/fp16/bf16/int8 weights), as `rewardedit edit` loads it; the same stage
-    /// rules as a checkpoint. SD 1.5 (CLIP) folders are refused until latent-space training lands.
+    /// An editor folder (`unet/`, `text_encoder/`, ...: an exported run, a committed checkpoint,
+    /// a diffusers InstructPix2Pix folder, the authors' reward checkpoint; fp32/fp16/bf16/int8
+    /// weights), as `rewardedit edit` loads it; the same stage rules as a checkpoint. An SD
+    /// folder's VAE and CLIP text encoder stay frozen: only its UNet trains.
     Editor { path: PathBuf },
 }
 
@@ -312,7 +315,12 @@ impl TrainRecipe {
         if self.model.resolution < 8 {
             return bad(format!("model.resolution {} is too small", self.model.resolution));
         }
-        self.noise.validate()?;
+        if let Some(noise) = &self.noise {
+            noise.validate()?;
+        }
+        if self.model.space == Space::Latent && self.init == Init::Scratch {
+            return bad("init: latent-space training starts from an editor folder (from = \"editor\": an InstructPix2Pix or reward checkpoint folder) or a checkpoint; it supplies the frozen VAE and CLIP".into());
+        }
         match (&self.model.unet, &self.init) {
             (Some(unet), _) => {
                 unet.validate()?;
@@ -340,8 +348,12 @@ impl TrainRecipe {
         {
             return bad("model.text: dim, layers, heads, max_tokens must be positive and heads must divide dim".into());
         }
-        if self.model.space == Space::Pixel && matches!(self.model.text, TextSpec::Clip) {
-            return bad("model.text: CLIP goes with latent diffusion (space = \"latent\")".into());
+        match (self.model.space, &self.model.text) {
+            (Space::Pixel, TextSpec::Clip) => return bad("model.text: CLIP goes with latent diffusion (space = \"latent\")".into()),
+            (Space::Latent, TextSpec::World { .. }) => {
+                return bad("model.text: latent diffusion trains SD editors, whose prompt encoder is CLIP (kind = \"clip\")".into());
+            }
+            _ => {}
         }
         self.data.validate()?;
         Ok(())

@@ -32,11 +32,12 @@ use crate::checkpoint::{self, CheckpointState, CHECKPOINTS_DIR};
 use crate::clip::clip_global_norm;
 use crate::batch::{mse, timestep_values, NoisedBatch};
 use crate::data::{Dataset, TrainExample};
-use crate::editor::{attach_reward, Editor, EditorConfig};
+use crate::editor::{attach_reward, Editor, EditorConfig, Encoders};
+use crate::frozen::FrozenEncoders;
 use crate::ema;
 use crate::export::save_editor_with;
 use crate::metrics::{MetricsWriter, Stepped};
-use crate::recipe::{Init, OptimConfig, RunConfig, SamplingDefaults, Space, Stage, TextSpec, TrainRecipe, WeightsKind};
+use crate::recipe::{Init, OptimConfig, RunConfig, SamplingDefaults, Stage, TextSpec, TrainRecipe, WeightsKind};
 use crate::{Result, TrainError};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -113,19 +114,20 @@ pub fn optimizer(optim: &OptimConfig) -> ModuleOptimizer {
 
 /// The editor a run starts from: its config and weights on `device`.
 pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<(EditorConfig, Editor)> {
-    let TextSpec::World { dim, layers, heads, max_tokens } = recipe.model.text.clone() else {
-        return Err(clip_unsupported());
-    };
     let reward = (recipe.stage == Stage::Reward).then(|| recipe.model.reward.clone());
     device.seed(recipe.optim.seed);
     match &recipe.init {
         Init::Scratch => {
+            // Validation keeps latent (CLIP) recipes from starting from scratch.
+            let TextSpec::World { dim, layers, heads, max_tokens } = recipe.model.text.clone() else {
+                return Err(TrainError::Config("an SD (CLIP) editor starts from an editor folder or a checkpoint, which supply its VAE and CLIP".into()));
+            };
             events(TrainEvent::Preparing("building the vocabulary".into()));
             let texts = data.vocab_texts()?;
             let vocab = Vocab::build(texts.iter().map(String::as_str));
             let unet = recipe.model.unet.clone().ok_or_else(|| TrainError::Config("model.unet is required from scratch".into()))?;
             let text = WorldTextConfig { dim, layers, heads, max_tokens, vocab_size: vocab.size() };
-            let config = EditorConfig { unet, text, reward, vocab, noise: recipe.noise.clone() };
+            let config = EditorConfig { unet, encoders: Encoders::World { text, vocab }, reward, noise: recipe.noise.clone().unwrap_or_default() };
             let editor = Editor::new(&config, device)?;
             Ok((config, editor))
         }
@@ -149,23 +151,26 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
 }
 
 /// An editor loaded from `from` made ready for the recipe's stage (`reward`: the stage-2
-/// modules it asks for): the recipe's noise schedule; a stage-1 editor going to stage 2 gets
+/// modules it asks for): the recipe's noise schedule if it names one; a stage-1 editor going to stage 2 gets
 /// reward modules (zero-initialised if the recipe says so), a reward editor keeps its own with
-/// the recipe's null-reward dropout.
+/// the recipe's null-reward dropout. Its encoders must be the kind the recipe names.
 fn staged(recipe: &TrainRecipe, reward: Option<RewardConditioningConfig>, base: EditorConfig, editor: Editor, from: &Path) -> Result<(EditorConfig, Editor)> {
-    let config = EditorConfig { noise: recipe.noise.clone(), ..base.clone() };
+    match (&recipe.model.text, &base.encoders) {
+        (TextSpec::World { .. }, Encoders::World { .. }) | (TextSpec::Clip, Encoders::Frozen { .. }) => {}
+        (TextSpec::World { .. }, Encoders::Frozen { .. }) => {
+            return Err(TrainError::Config(format!("{}: an SD (CLIP) editor, but the recipe's model.text is the world encoder: use kind = \"clip\" and space = \"latent\"", from.display())));
+        }
+        (TextSpec::Clip, Encoders::World { .. }) => {
+            return Err(TrainError::Config(format!("{}: a world editor, but the recipe's model.text is CLIP: use the world encoder and space = \"pixel\"", from.display())));
+        }
+    }
+    let config = EditorConfig { noise: recipe.noise.clone().unwrap_or_else(|| base.noise.clone()), ..base.clone() };
     match (base.reward.is_some(), reward) {
         (false, Some(r)) => Ok((config.with_reward(&r), attach_reward(editor, &config, &r))),
         (true, Some(r)) => Ok((config.with_reward(&r), editor.with_null_dropout(r.null_dropout))),
         (false, None) => Ok((config, editor)),
         (true, None) => Err(TrainError::Config(format!("{}: a stage-1 (instruct) run cannot start from a reward editor", from.display()))),
     }
-}
-
-fn clip_unsupported() -> TrainError {
-    TrainError::Config(
-        "SD 1.5 training (latent space, frozen VAE and CLIP) is not in the trainer yet: the VAE and CLIP run in `edit` and `eval`, but only pixel-space world editors train; the recipe parses and validates (--dry-run)".into(),
-    )
 }
 
 impl Editor {
@@ -184,10 +189,12 @@ impl Editor {
 }
 
 /// The loss of one micro-batch: InstructPix2Pix's objective (paper section 3.2.1; DDPM, with
-/// the schedule's prediction type), straight through.
+/// the schedule's prediction type), straight through; `frozen`: an SD editor's encoders.
+#[allow(clippy::too_many_arguments)]
 pub fn micro_batch_loss(
     model: &Editor,
     config: &EditorConfig,
+    frozen: Option<&FrozenEncoders>,
     recipe: &TrainRecipe,
     schedule: &NoiseSchedule,
     batch: &[TrainExample],
@@ -198,9 +205,9 @@ pub fn micro_batch_loss(
     // the data's rewards (scores + joined flaw text), dropped to the null reward inside the
     // reward embedder.
     let with_rewards = recipe.stage == Stage::Reward;
-    let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
+    let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, frozen, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
-    let (pred, _) = model.predict(config, &nb.conditions, nb.noisy, &timestep_values(&nb.timesteps), device);
+    let (pred, _) = model.predict(config, &nb.conditions, nb.noisy, &timestep_values(&nb.timesteps), device)?;
     Ok(mse(pred, target))
 }
 
@@ -215,9 +222,6 @@ pub fn draw_rng(seed: u64, draw: u64) -> ChaCha8Rng {
 /// `Device::flex().autodiff()`).
 pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<TrainOutcome> {
     recipe.validate()?;
-    if recipe.model.space == Space::Latent || matches!(recipe.model.text, TextSpec::Clip) {
-        return Err(clip_unsupported());
-    }
     let resume_from = open_run(run_dir, &recipe.resolved_toml()?, options.resume, events)?;
     events(TrainEvent::Preparing(format!("opening the data ({})", crate::data::describe(&recipe.data))));
     let data = Dataset::open(&recipe.data, recipe.model.resolution)?;
@@ -228,16 +232,29 @@ pub fn train(recipe: &TrainRecipe, run_dir: &Path, options: &TrainOptions, devic
             TrainState::fresh(config, model, &recipe.optim)
         }
     };
-    let schedule = NoiseSchedule::new(&recipe.noise);
     let config = state.config.clone();
+    let schedule = NoiseSchedule::new(&config.noise);
+    let frozen = frozen_encoders(&config, device, events)?;
+    let frozen = frozen.as_ref();
+    if let Some(f) = frozen {
+        f.check_sizes(&data)?;
+    }
     let o = &recipe.optim;
     let validation = validation_examples(&data, o, &recipe.run)?;
     let mut loss = |model: &Editor, draw: u64| -> Result<Tensor<1>> {
         let batch = data.batch(o.seed, draw, o.batch_size)?;
-        micro_batch_loss(model, &config, recipe, &schedule, &batch, &mut draw_rng(o.seed, draw), device)
+        micro_batch_loss(model, &config, frozen, recipe, &schedule, &batch, &mut draw_rng(o.seed, draw), device)
     };
-    let spec = FitSpec { optim: o, run: &recipe.run, stop_after: options.stop_after, sampling: &recipe.sampling };
+    let spec = FitSpec { optim: o, run: &recipe.run, stop_after: options.stop_after, sampling: &recipe.sampling, frozen };
     fit(&spec, run_dir, state, &validation, &mut loss, events)
+}
+
+/// An SD editor's frozen VAE and CLIP (on `device` without autodiff), reported as they load.
+pub fn frozen_encoders(config: &EditorConfig, device: &Device, events: &mut dyn FnMut(TrainEvent)) -> Result<Option<FrozenEncoders>> {
+    if let Encoders::Frozen { dir } = &config.encoders {
+        events(TrainEvent::Preparing(format!("loading the frozen VAE and CLIP text encoder of {}", dir.display())));
+    }
+    FrozenEncoders::for_config(config, device)
 }
 
 /// Prepares `run_dir` for a run whose resolved recipe is `resolved`: with `resume`, finds the
@@ -315,6 +332,8 @@ pub struct FitSpec<'a> {
     pub stop_after: Option<u64>,
     /// Sampling defaults of the exported editor.
     pub sampling: &'a SamplingDefaults,
+    /// An SD editor's frozen encoders (validation grids, the exported folder).
+    pub frozen: Option<&'a FrozenEncoders>,
 }
 
 /// The one training loop: from `state.start` to `optim.steps` (or `stop_after` steps), each
@@ -392,14 +411,14 @@ pub fn fit(
         }
         if run.validate_every > 0 && (done % run.validate_every == 0 || done == o.steps) {
             let path = run_dir.join(VALIDATION_DIR).join(format!("{}.png", checkpoint::step_dir_name(done)));
-            crate::validate::write_grid(&ema_model, &config, validation, &crate::validate::settings(spec.sampling), &path)?;
+            crate::validate::write_grid(&ema_model, &config, spec.frozen, validation, &crate::validate::settings(spec.sampling), &path)?;
             events(TrainEvent::Validation { step: done, path });
         }
     }
 
     let editor_dir = if end == o.steps {
         let dir = run_dir.join(EDITOR_DIR);
-        save_editor_with(&ema_model, &config, spec.sampling, &dir)?;
+        save_editor_with(&ema_model, &config, spec.frozen, spec.sampling, &dir)?;
         Some(dir)
     } else {
         None

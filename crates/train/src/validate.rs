@@ -14,6 +14,7 @@ use crate::data::TrainExample;
 use crate::editor::{Editor, EditorConfig};
 use crate::recipe::SamplingDefaults;
 use crate::export::to_pipeline;
+use crate::frozen::FrozenEncoders;
 use crate::{Result, TrainError};
 
 /// Denoising steps of a validation edit when the run names none (the paper's 100 would make
@@ -26,9 +27,10 @@ pub fn settings(sampling: &SamplingDefaults) -> EditSettings {
     sampling.apply(EditSettings { steps: VALIDATION_STEPS, ..EditSettings::default() })
 }
 
-/// Edits `examples` with `settings` and writes the grid PNG to `path`.
-pub fn write_grid(editor: &Editor, config: &EditorConfig, examples: &[TrainExample], settings: &EditSettings, path: &Path) -> Result<()> {
-    let editor = to_pipeline(editor, config)?;
+/// Edits `examples` with `settings` and writes the grid PNG to `path` (`frozen`: an SD
+/// editor's encoders).
+pub fn write_grid(editor: &Editor, config: &EditorConfig, frozen: Option<&FrozenEncoders>, examples: &[TrainExample], settings: &EditSettings, path: &Path) -> Result<()> {
+    let editor = to_pipeline(editor, config, frozen)?;
     let requests = |reward: RewardCondition| -> Vec<EditRequest> {
         examples.iter().map(|e| EditRequest { image: e.source.clone(), instruction: e.instruction.clone(), reward: reward.clone() }).collect()
     };

@@ -14,7 +14,7 @@ use rewardedit_train::data::Dataset;
 use rewardedit_train::distill::loss::RoundPlan;
 use rewardedit_train::distill::student::{init_from_teacher, student_config};
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
-use rewardedit_train::editor::{Editor, EditorConfig};
+use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
 use rewardedit_train::export::save_editor_with;
 use rewardedit_train::recipe::{SamplingDefaults, TrainRecipe};
 use rewardedit_train::trainer::{draw_rng, initial_editor};
@@ -98,7 +98,7 @@ fn teacher(dir: &Path) -> PathBuf {
     let out = dir.join("teacher");
     // Guidance of its own (not the paper's), which its students must inherit.
     let sampling = SamplingDefaults { text_cfg: Some(3.0), image_cfg: Some(1.2), reward_cfg: Some(1.5), ..Default::default() };
-    save_editor_with(&editor, &config, &sampling, &out).unwrap();
+    save_editor_with(&editor, &config, None, &sampling, &out).unwrap();
     out
 }
 
@@ -114,14 +114,14 @@ fn fixed_batch(recipe: &DistillRecipe, config: &EditorConfig, pick: &mut dyn FnM
     let data = Dataset::open(&recipe.data, recipe.resolution).unwrap();
     let batch = data.batch(99, 0, 8).unwrap();
     let schedule = NoiseSchedule::new(&config.noise);
-    NoisedBatch::draw(&batch, &schedule, &recipe.dropout, true, pick, &mut draw_rng(99, 0), &Device::flex()).unwrap()
+    NoisedBatch::draw(&batch, &schedule, &recipe.dropout, true, None, pick, &mut draw_rng(99, 0), &Device::flex()).unwrap()
 }
 
 fn output_gap(student: (&EditorConfig, &Editor), teacher: (&EditorConfig, &Editor), nb: &NoisedBatch) -> f32 {
     let t = timestep_values(&nb.timesteps);
     let dev = Device::flex();
-    let (s, _) = student.1.predict(student.0, &nb.conditions, nb.noisy.clone(), &t, &dev);
-    let (w, _) = teacher.1.predict(teacher.0, &nb.conditions, nb.noisy.clone(), &t, &dev);
+    let (s, _) = student.1.predict(student.0, &nb.conditions, nb.noisy.clone(), &t, &dev).unwrap();
+    let (w, _) = teacher.1.predict(teacher.0, &nb.conditions, nb.noisy.clone(), &t, &dev).unwrap();
     mse(s, w).into_scalar()
 }
 
@@ -196,12 +196,12 @@ fn one_progressive_round_makes_one_student_step_match_two_teacher_steps() {
     let t_mid: Vec<f32> = starts.iter().map(|&j| plan.teacher_timesteps[j + 1] as f32).collect();
     let c = &nb.conditions;
     let x_t = nb.noisy.clone();
-    let (o1, _) = t_editor.predict(&t_config, c, x_t.clone(), &t, &flex);
+    let (o1, _) = t_editor.predict(&t_config, c, x_t.clone(), &t, &flex).unwrap();
     let x_mid = ddim::step(&t_config.noise, o1.clone(), x_t.clone(), &a, &a_mid);
-    let (o2, _) = t_editor.predict(&t_config, c, x_mid.clone(), &t_mid, &flex);
+    let (o2, _) = t_editor.predict(&t_config, c, x_mid.clone(), &t_mid, &flex).unwrap();
     let two_teacher_steps = ddim::step(&t_config.noise, o2, x_mid, &a_mid, &a_next);
     let one_teacher_step = ddim::step(&t_config.noise, o1, x_t.clone(), &a, &a_next);
-    let (os, _) = student.predict(&s_config, c, x_t.clone(), &t, &flex);
+    let (os, _) = student.predict(&s_config, c, x_t.clone(), &t, &flex).unwrap();
     let one_student_step = ddim::step(&s_config.noise, os, x_t, &a, &a_next);
     let before: f32 = mse(one_teacher_step, two_teacher_steps.clone()).into_scalar();
     let after: f32 = mse(one_student_step, two_teacher_steps).into_scalar();
@@ -258,9 +258,11 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
 fn config_of(teacher: &TrainRecipe) -> EditorConfig {
     EditorConfig {
         unet: teacher.model.unet.clone().unwrap(),
-        text: rewardedit_models::text::world::WorldTextConfig { dim: 16, layers: 1, heads: 2, max_tokens: 32, vocab_size: 10 },
+        encoders: Encoders::World {
+            text: rewardedit_models::text::world::WorldTextConfig { dim: 16, layers: 1, heads: 2, max_tokens: 32, vocab_size: 10 },
+            vocab: rewardedit_core::Vocab::build(["a b"]),
+        },
         reward: None,
-        vocab: rewardedit_core::Vocab::build(["a b"]),
-        noise: teacher.noise.clone(),
+        noise: teacher.noise.clone().unwrap_or_default(),
     }
 }

@@ -21,7 +21,7 @@ use rewardedit_train::data::Dataset;
 use rewardedit_train::editor::{attach_reward, Editor};
 use rewardedit_train::metrics;
 use rewardedit_train::recipe::{DropoutConfig, Init, Stage, TrainRecipe, WeightsKind};
-use rewardedit_train::trainer::{draw_rng, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
+use rewardedit_train::trainer::{draw_rng, frozen_encoders, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
 use rewardedit_train::{dropout, train, TrainOptions};
 use support::{device, serial};
 
@@ -79,15 +79,17 @@ fn fixed_batch_loss_falls(recipe: &TrainRecipe) {
     let device = device();
     let data = Dataset::open(&recipe.data, recipe.model.resolution).unwrap();
     let (config, mut model) = initial_editor(recipe, &data, &device, &mut |_| {}).unwrap();
-    let schedule = NoiseSchedule::new(&recipe.noise);
+    let schedule = NoiseSchedule::new(&config.noise);
     let batch = data.batch(recipe.optim.seed, 0, 8).unwrap();
+    let frozen = frozen_encoders(&config, &device, &mut |_| {}).unwrap();
+    let frozen = frozen.as_ref();
     let loss_of = |m: &Editor| {
-        micro_batch_loss(m, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
+        micro_batch_loss(m, &config, frozen, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
     };
     let before = loss_of(&model);
     let mut optim = optimizer(&recipe.optim);
     for _ in 0..25 {
-        let loss = micro_batch_loss(&model, &config, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap();
+        let loss = micro_batch_loss(&model, &config, frozen, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(2e-3, model, grads);
     }
@@ -209,7 +211,7 @@ fn stage_2_from_an_exported_editor_folder_starts_from_its_weights() {
     let n = Distribution::Normal(0.0, 1.0);
     let x = Tensor::<4>::random([2, 6, 16, 16], n, &flex);
     let t = Tensor::<1>::from_floats([100.0, 900.0], &flex);
-    let text = editor.text_encoder.encode(&config.vocab, &["make the circle red", ""], &flex);
+    let text = editor.text_encoder.as_ref().unwrap().encode(config.vocab().unwrap(), &["make the circle red", ""], &flex);
     let ours = editor.unet.forward(x.clone(), t.clone(), text.hidden.clone(), None);
     let theirs = exported.unet.forward(x, t, text.hidden, None);
     let diff = (ours - theirs).abs().max().into_scalar::<f32>();
@@ -234,7 +236,7 @@ fn zero_initialised_reward_modules_reproduce_stage_1_at_step_0() {
     let n = Distribution::Normal(0.0, 1.0);
     let x = Tensor::<4>::random([3, 6, 16, 16], n, &device);
     let t = Tensor::<1>::from_floats([10.0, 500.0, 990.0], &device);
-    let text = editor.text_encoder.encode(&config.vocab, &["make the circle red", "remove the square", ""], &device);
+    let text = editor.text_encoder.as_ref().unwrap().encode(config.vocab().unwrap(), &["make the circle red", "remove the square", ""], &device);
     let before = editor.unet.forward(x.clone(), t.clone(), text.hidden.clone(), None);
 
     let reward = RewardConditioningConfig { zero_init: true, null_dropout: 0.0 };

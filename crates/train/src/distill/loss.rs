@@ -11,6 +11,7 @@ use super::recipe::CompressConfig;
 use crate::batch::{mse, timestep_values, Conditions, NoisedBatch};
 use crate::data::TrainExample;
 use crate::editor::{Editor, EditorConfig};
+use crate::frozen::FrozenEncoders;
 use crate::recipe::DropoutConfig;
 use crate::Result;
 
@@ -18,10 +19,12 @@ use crate::Result;
 pub struct Teacher<'a> {
     pub editor: &'a Editor,
     pub config: &'a EditorConfig,
+    /// An SD teacher's VAE and CLIP, which its students share (they read the same inputs).
+    pub frozen: Option<&'a FrozenEncoders>,
 }
 
 impl Teacher<'_> {
-    fn predict(&self, c: &Conditions, x: Tensor<4>, t: &[f32], device: &Device) -> (Tensor<4>, Vec<Tensor<4>>) {
+    fn predict(&self, c: &Conditions, x: Tensor<4>, t: &[f32], device: &Device) -> Result<(Tensor<4>, Vec<Tensor<4>>)> {
         self.editor.predict(self.config, c, x.without_autodiff(), t, device)
     }
 }
@@ -63,11 +66,11 @@ pub fn compress_loss(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), &mut NoisedBatch::uniform_t(schedule), rng, device)?;
+    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
     let t = timestep_values(&nb.timesteps);
-    let (t_out, t_feat) = teacher.predict(&nb.conditions.without_autodiff(), nb.noisy.clone(), &t, device);
+    let (t_out, t_feat) = teacher.predict(&nb.conditions.without_autodiff(), nb.noisy.clone(), &t, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
-    let (s_out, s_feat) = student.predict(config, &nb.conditions, nb.noisy, &t, device);
+    let (s_out, s_feat) = student.predict(config, &nb.conditions, nb.noisy, &t, device)?;
     let mut loss = mse(s_out.clone(), t_out) * weights.output as f32 + mse(s_out, target) * weights.denoise as f32;
     if weights.feature > 0.0
         && let Some(f) = feature_loss(&s_feat, &t_feat)
@@ -123,7 +126,7 @@ pub fn progressive_loss(
         starts.push(j);
         plan.teacher_timesteps[j]
     };
-    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), &mut pick, rng, device)?;
+    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut pick, rng, device)?;
     let alpha = |js: &[usize], f: &dyn Fn(usize) -> f64| js.iter().map(|&j| f(j)).collect::<Vec<f64>>();
     let a = alpha(&starts, &|j| schedule.alphas_cumprod[plan.teacher_timesteps[j]]);
     let a_mid = alpha(&starts, &|j| plan.alpha_after(schedule, j));
@@ -133,14 +136,14 @@ pub fn progressive_loss(
 
     let teacher_conditions = nb.conditions.without_autodiff();
     let x_t = nb.noisy.clone().without_autodiff();
-    let (out1, _) = teacher.predict(&teacher_conditions, x_t.clone(), &t, device);
+    let (out1, _) = teacher.predict(&teacher_conditions, x_t.clone(), &t, device)?;
     let x_mid = ddim::step(&teacher.config.noise, out1, x_t.clone(), &a, &a_mid);
-    let (out2, _) = teacher.predict(&teacher_conditions, x_mid.clone(), &t_mid, device);
+    let (out2, _) = teacher.predict(&teacher_conditions, x_mid.clone(), &t_mid, device)?;
     let x_next = ddim::step(&teacher.config.noise, out2, x_mid, &a_mid, &a_next);
 
     let x0 = ddim::one_step_clean_target(x_t.clone(), x_next, &a, &a_next);
     let eps = ddim::implied_noise(x_t, x0.clone(), &a);
     let target = schedule.training_target(x0, eps, &nb.timesteps);
-    let (pred, _) = student.predict(config, &nb.conditions, nb.noisy, &t, device);
+    let (pred, _) = student.predict(config, &nb.conditions, nb.noisy, &t, device)?;
     Ok(mse(pred, target))
 }

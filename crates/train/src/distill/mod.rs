@@ -26,7 +26,7 @@ pub use recipe::DistillRecipe;
 use crate::data::Dataset;
 use crate::editor::{Editor, EditorConfig};
 use crate::recipe::{OptimConfig, SamplingDefaults};
-use crate::trainer::{draw_rng, fit, open_run, resume_state, validation_examples, FitSpec, TrainEvent, TrainOptions, TrainState, EDITOR_DIR};
+use crate::trainer::{draw_rng, fit, frozen_encoders, open_run, resume_state, validation_examples, FitSpec, TrainEvent, TrainOptions, TrainState, EDITOR_DIR};
 use crate::{Result, TrainError};
 use loss::{compress_loss, progressive_loss, RoundPlan, Teacher};
 
@@ -103,6 +103,11 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
         };
         let (t_config, t_editor) = Editor::open_dir(&teacher_dir, recipe.null_dropout, &plain)?;
         let t_editor = t_editor.valid();
+        let frozen = frozen_encoders(&t_config, &plain, &mut |e| events(DistillEvent::Train(e)))?;
+        let frozen = frozen.as_ref();
+        if let Some(f) = frozen {
+            f.check_sizes(data)?;
+        }
         let resume_from = open_run(&dir, &format!("# phase: {}\n{resolved}", phase.name), options.resume, &mut |e| events(DistillEvent::Train(e)))?;
         let state = match &resume_from {
             Some(found) => resume_state(found, &phase.optim, device, &mut |e| events(DistillEvent::Train(e)))?,
@@ -110,7 +115,7 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
         };
         let config = state.config.clone();
         let schedule = NoiseSchedule::new(&config.noise);
-        let teacher = Teacher { editor: &t_editor, config: &t_config };
+        let teacher = Teacher { editor: &t_editor, config: &t_config, frozen };
         let plan = phase.round_steps.map(|n| RoundPlan::new(&schedule, n));
         let o = &phase.optim;
         let validation = validation_examples(data, o, &recipe.run)?;
@@ -124,7 +129,7 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
         };
         let start = state.start;
         let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
-        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling };
+        let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling, frozen };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));
         let Some(done) = outcome.editor_dir else {

@@ -13,7 +13,8 @@ use crate::{Result, TrainError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistillRecipe {
-    /// The teacher: an editor folder (a trained world editor's `editor/`).
+    /// The teacher: an editor folder (a trained world editor's `editor/`, or an SD editor
+    /// folder, whose VAE and CLIP the student shares, frozen).
     pub teacher: PathBuf,
     /// The teacher's sampling steps (DDIM, trailing spacing); each progressive round halves
     /// them for the student.
