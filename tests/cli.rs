@@ -607,3 +607,39 @@ fn training_commands_share_stop_after_and_resume() {
     assert_eq!(steps, [1, 2, 3, 4], "no step lost or repeated across the stop");
     assert!(run.join("agreement.json").exists());
 }
+
+/// Stage 2 of the tiny golden InstructPix2Pix folder on 16 px world triplets, `steps` steps.
+fn sd_recipe(init: &Path, steps: u64) -> String {
+    format!(
+        "stage = \"reward\"\n[model]\nspace = \"latent\"\nresolution = 16\n[model.text]\nkind = \"clip\"\n\
+         [init]\nfrom = \"editor\"\npath = \"{}\"\n[data]\nkind = \"world\"\nseed = 3\nn = 32\n[data.world]\nsize = 16\n\
+         [optim]\nsteps = {steps}\nbatch_size = 2\nwarmup_steps = 0\n[run]\ncheckpoint_every = 2\n",
+        init.display()
+    )
+}
+
+#[test]
+fn an_sd_editor_trains_from_an_instructpix2pix_folder_and_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip2p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/ip2p_tiny");
+    let recipe = dir.path().join("sd.toml");
+    std::fs::write(&recipe, sd_recipe(&ip2p, 2)).unwrap();
+    let run = dir.path().join("run");
+    let said = ok(&["train", "--recipe", p(&recipe), "--out", p(&run)]);
+    assert!(said.contains("step 2 of 2"), "{said}");
+    let inspect = ok(&["model", "inspect", p(&run.join("editor"))]);
+    assert!(inspect.contains("CLIP") && inspect.contains("vae") && inspect.contains("tensor check: ok"), "{inspect}");
+    let img = dir.path().join("in.png");
+    image::RgbImage::from_fn(24, 20, |x, y| image::Rgb([(x * 10) as u8, (y * 12) as u8, 90])).save(&img).unwrap();
+    let out = dir.path().join("out.png");
+    ok(&["edit", p(&img), "make the circle red", "--model", p(&run.join("editor")), "--steps", "2", "--out", p(&out)]);
+    assert_eq!(image::image_dimensions(&out).unwrap(), (24, 20));
+
+    // A recipe naming a folder that is not there is the user's to fix: exit 2, naming it.
+    let missing = dir.path().join("no-such-folder");
+    std::fs::write(&recipe, sd_recipe(&missing, 2)).unwrap();
+    let out = rewardedit(&["train", "--recipe", p(&recipe), "--out", p(&dir.path().join("run2"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-folder: no such editor folder"), "{err}");
+}

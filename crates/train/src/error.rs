@@ -33,6 +33,12 @@ pub enum TrainError {
 }
 
 impl TrainError {
+    /// Whether the fault is in what the user gave: the recipe's values, its data, the folders
+    /// it names, a `--resume` with nothing to resume (not a failed write or a diverged run).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, TrainError::Config(_) | TrainError::Data(_) | TrainError::Model(_) | TrainError::NoCheckpoint(_))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainError::Io { path: path.into(), source }
     }

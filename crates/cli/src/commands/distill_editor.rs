@@ -3,14 +3,14 @@
 //! distillation rounds that halve its sampling steps (issue 7). Each phase is a resumable run
 //! folder under `--out`; the final student is `--out/editor`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args as ClapArgs;
 use rewardedit_train::distill::{distill, DistillEvent, DistillRecipe};
 use rewardedit_train::TrainOptions;
 
 use super::run_args::RunArgs;
-use super::train::TrainView;
+use super::train::{run_failure, TrainView};
 use crate::backend::{self, BackendKind};
 use crate::exit::InputContext;
 
@@ -42,7 +42,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         }
         DistillEvent::Train(e) => view.show(e),
     })
-    .with_context(|| format!("distilling into {}", out.display()))?;
+    .map_err(|e| run_failure(e, format!("distilling into {}", out.display())))?;
     view.finish();
     match outcome.editor_dir {
         Some(dir) => println!("student editor ({} steps): {}", outcome.student_steps, dir.display()),

@@ -4,15 +4,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args as ClapArgs;
 use indicatif::ProgressBar;
-use rewardedit_train::{dry_run, train, TrainEvent, TrainOptions, TrainRecipe};
+use rewardedit_train::{dry_run, train, TrainError, TrainEvent, TrainOptions, TrainRecipe};
 
 use super::run_args::RunArgs;
 use crate::backend::{self, BackendKind};
-use crate::exit::InputContext;
+use crate::exit::{bad_input, InputContext};
 use crate::progress;
 
 #[derive(ClapArgs)]
@@ -34,7 +34,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     let options = TrainOptions { resume: args.resume, stop_after: args.stop_after };
     let mut view = TrainView::new(format!("{:?}", recipe.stage), out.clone());
     let outcome = train(&recipe, &out, &options, &device, &mut |event| view.show(event))
-        .with_context(|| format!("training into {}", out.display()))?;
+        .map_err(|e| run_failure(e, format!("training into {}", out.display())))?;
     view.finish();
     let last = outcome.losses.last().map_or("-".into(), |l| format!("{l:.4}"));
     println!("step {} of {}, last loss {last}", outcome.step, recipe.optim.steps);
@@ -42,6 +42,16 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         println!("editor: {}", dir.display());
     }
     Ok(())
+}
+
+/// A failed run as the CLI reports it, after `what`: a fault in what the user gave (the
+/// recipe, its data, the folders it names) exits 2, anything else 1.
+pub fn run_failure(e: TrainError, what: String) -> anyhow::Error {
+    if e.is_bad_input() {
+        bad_input(format!("{what}: {e}"))
+    } else {
+        anyhow::Error::new(e).context(what)
+    }
 }
 
 /// A training run's events on the terminal: messages on stderr, a progress bar over the steps
