@@ -3,10 +3,11 @@
 mod student_support;
 
 use burn::tensor::Device;
-use rewardedit_scorer::student::distill::{optimizer, train_step, METRICS_FILE};
-use rewardedit_scorer::student::{distill, DataSource, DistillEvent, DistillOptions, StepMetrics, StudentNet};
+use rewardedit_scorer::student::batch::mask_targets;
+use rewardedit_scorer::student::distill::{batch_tensors, optimizer, train_step, METRICS_FILE};
+use rewardedit_scorer::student::{distill, DataSource, DistillEvent, DistillOptions, NetworkShape, StepMetrics, StudentNet, Vocab};
 use safetensors::SafeTensors;
-use student_support::{tiny_config, tiny_recipe, world_examples};
+use student_support::{tiny_config, tiny_recipe, tiny_shape, world_examples};
 
 #[test]
 fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
@@ -25,6 +26,52 @@ fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
     }
     let (first, last) = (losses[0], *losses.last().unwrap());
     assert!(last.is_finite() && last < 0.5 * first, "loss {first} -> {last}: {losses:?}");
+}
+
+#[test]
+fn the_mask_head_learns_where_the_instruction_allows_change() {
+    let examples = world_examples(5, 16);
+    let shape = NetworkShape { mask_head: true, ..tiny_shape() };
+    let config = shape.with_vocab(Vocab::build(examples.iter().map(|e| e.instruction.as_str()))).unwrap();
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let mut model = StudentNet::new(&config, &device);
+    let mut optim = optimizer(&Default::default());
+    let batch: Vec<_> = examples.iter().collect();
+    let mut mask_losses = Vec::new();
+    for _ in 0..80 {
+        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &device);
+        model = next;
+        mask_losses.push(parts[5]);
+    }
+    let (first, last) = (mask_losses[0], *mask_losses.last().unwrap());
+    // Soft targets: the cross-entropy's floor is their entropy, well above 0.
+    assert!(first > 0.0 && last < first - 0.2, "mask loss {first} -> {last}: {mask_losses:?}");
+
+    // The head's 8 x 8 prediction is the world's mask averaged per cell: high where the edit is.
+    let side = 8;
+    let masks: Vec<_> = examples.iter().map(|e| e.mask.as_ref()).collect();
+    let (target, weight) = mask_targets(&masks, side, &Device::flex()).unwrap();
+    assert_eq!(weight.into_data().to_vec::<f32>().unwrap(), vec![1.0; 16]);
+    let (images, tokens, _, _) = batch_tensors(&config, &batch, &device);
+    let z = model.forward(images, tokens).mask_logits.unwrap().without_autodiff();
+    let inside = target.clone().greater_elem(0.5).float();
+    let mean_in = (z.clone() * inside.clone()).sum().into_scalar::<f32>() / inside.clone().sum().into_scalar::<f32>();
+    let outside = inside.neg() + 1.0;
+    let mean_out = (z * outside.clone()).sum().into_scalar::<f32>() / outside.sum().into_scalar::<f32>();
+    assert!(mean_in > mean_out + 1.0, "logits inside the edit region {mean_in}, outside {mean_out}");
+}
+
+#[test]
+fn mask_targets_average_the_region_per_cell_and_skip_examples_without_one() {
+    let mut mask = image::GrayImage::new(4, 4);
+    for (x, y) in [(0, 0), (1, 0), (0, 1), (3, 3)] {
+        mask.put_pixel(x, y, image::Luma([255]));
+    }
+    let (t, w) = mask_targets(&[Some(&mask), None], 2, &Device::flex()).unwrap();
+    assert_eq!(t.into_data().to_vec::<f32>().unwrap(), vec![0.75, 0.0, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(w.into_data().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+    assert!(mask_targets(&[None, None], 2, &Device::flex()).is_none());
 }
 
 fn metrics(dir: &std::path::Path) -> Vec<StepMetrics> {

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use rewardedit_core::image_io::resize_to;
 
 use super::config::StudentConfig;
@@ -40,4 +40,30 @@ pub fn token_tensor(config: &StudentConfig, instructions: &[&str], device: &Devi
     let ids: Vec<i64> =
         instructions.iter().flat_map(|t| config.vocab.encode(t, config.max_tokens)).map(|i| i as i64).collect();
     Tensor::from_data(TensorData::new(ids, [instructions.len(), config.max_tokens]), device)
+}
+
+/// The mask head's targets: each example's edit region averaged over the `side` x `side` cells
+/// of the last stage (`[batch, side * side]`, row-major, in [0, 1]) and a weight per example (0
+/// where the data has no mask). `None` when no example has one.
+pub fn mask_targets(masks: &[Option<&GrayImage>], side: usize, device: &Device) -> Option<(Tensor<2>, Tensor<1>)> {
+    if masks.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut targets = vec![0.0f32; masks.len() * side * side];
+    let mut weights = vec![0.0f32; masks.len()];
+    for (k, mask) in masks.iter().enumerate() {
+        let Some(mask) = mask else { continue };
+        weights[k] = 1.0;
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        for (x, y, p) in mask.enumerate_pixels() {
+            let cell = (y as usize * side / h) * side + x as usize * side / w;
+            targets[k * side * side + cell] += f32::from(p.0[0]) / 255.0;
+        }
+        let per_cell = (w * h / (side * side)) as f32;
+        for t in &mut targets[k * side * side..(k + 1) * side * side] {
+            *t /= per_cell;
+        }
+    }
+    let b = masks.len();
+    Some((Tensor::from_data(TensorData::new(targets, [b, side * side]), device), Tensor::from_data(TensorData::new(weights, [b]), device)))
 }

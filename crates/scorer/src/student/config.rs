@@ -65,6 +65,11 @@ pub struct StudentConfig {
     /// the teacher's do; 0 gives the plain `5 * sigmoid(z)`, which only approaches the ends.
     #[serde(default)]
     pub score_margin: f32,
+    /// Predict where the instruction allows change (the last stage's positions) and pool the
+    /// image features inside and outside that region for the head: following is about the
+    /// inside, preservation about the outside. Trained on the world's edit masks.
+    #[serde(default)]
+    pub mask_head: bool,
     /// The word vocabulary (built from the training instructions).
     pub vocab: Vocab,
 }
@@ -93,6 +98,8 @@ pub struct NetworkShape {
     pub hidden: usize,
     /// See [`StudentConfig::score_margin`].
     pub score_margin: f32,
+    /// See [`StudentConfig::mask_head`].
+    pub mask_head: bool,
 }
 
 impl Default for NetworkShape {
@@ -108,6 +115,7 @@ impl Default for NetworkShape {
             max_tokens: 16,
             hidden: 128,
             score_margin: 0.25,
+            mask_head: false,
         }
     }
 }
@@ -127,6 +135,7 @@ impl NetworkShape {
             max_tokens: self.max_tokens,
             hidden: self.hidden,
             score_margin: self.score_margin,
+            mask_head: self.mask_head,
             vocab,
         };
         c.validate()?;

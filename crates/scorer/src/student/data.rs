@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
+use image::imageops::{self, FilterType};
+use image::{GrayImage, RgbImage};
 use rewardedit_core::image_io::load_rgb;
 use rewardedit_core::manifest::{ManifestReader, MANIFEST_FILE};
 use rewardedit_core::Reward;
@@ -47,6 +48,9 @@ pub struct TeacherExample {
     pub teacher: Reward,
     /// The exact oracle's reward where known (world data): what agreement is measured against.
     pub exact: Option<Reward>,
+    /// Where the instruction allows change (255 = may change), at the student's resolution;
+    /// world data only (the mask head's target).
+    pub mask: Option<GrayImage>,
 }
 
 impl DataSource {
@@ -83,6 +87,7 @@ fn load_world(
                         instruction: tr.instruction.text,
                         teacher: tr.reward,
                         exact: Some(tr.exact_reward),
+                        mask: Some(imageops::resize(&tr.mask, resolution, resolution, FilterType::Triangle)),
                     });
                     let failed = example.is_err();
                     if tx.send((index, example)).is_err() || failed {
@@ -125,6 +130,7 @@ fn load_manifest(path: &Path, resolution: u32, progress: &mut dyn FnMut(u64, u64
             id: ex.id,
             teacher,
             exact,
+            mask: None,
         });
         progress(out.len() as u64, 0);
     }

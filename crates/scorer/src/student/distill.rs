@@ -27,7 +27,7 @@ use rewardedit_core::{Axis, Reward};
 use serde::{Deserialize, Serialize};
 
 use super::agreement::{agreement, Agreement};
-use super::batch::{image_tensor, token_tensor};
+use super::batch::{image_tensor, mask_targets, token_tensor};
 use super::config::StudentConfig;
 use super::data::TeacherExample;
 use super::loss::{distill_loss, LossConfig};
@@ -57,6 +57,9 @@ pub struct StepMetrics {
     /// "Perfect" (teacher score 5.00) cross-entropy; absent in runs before it existed.
     #[serde(default)]
     pub perfect: f32,
+    /// The mask head's cross-entropy (0 without one); absent in runs before it existed.
+    #[serde(default)]
+    pub mask: f32,
     /// Learning rate used at this step.
     pub lr: f64,
     /// Training throughput since the previous line (0 for the first line after a start).
@@ -162,7 +165,7 @@ pub fn batch_indices(seed: u64, step: u64, batch_size: usize, n: usize) -> Vec<u
 }
 
 /// One optimiser step on `batch`; returns the updated model and the loss parts (total,
-/// regression, ranking, verdict, perfect).
+/// regression, ranking, verdict, perfect, mask).
 pub fn train_step(
     model: StudentNet,
     optim: &mut ModuleOptimizer,
@@ -171,14 +174,20 @@ pub fn train_step(
     lr: f64,
     loss_cfg: &LossConfig,
     device: &Device,
-) -> (StudentNet, [f32; 5]) {
+) -> (StudentNet, [f32; 6]) {
     let (images, tokens, scores, verdicts) = batch_tensors(config, batch, device);
     let out = model.forward(images, tokens);
-    let loss = distill_loss(&out, scores, verdicts, loss_cfg);
+    let masks = if config.mask_head {
+        let side = config.resolution as usize >> (config.channels.len() - 1);
+        mask_targets(&batch.iter().map(|e| e.mask.as_ref()).collect::<Vec<_>>(), side, device)
+    } else {
+        None
+    };
+    let loss = distill_loss(&out, scores, verdicts, masks, loss_cfg);
     let total = loss.total.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.total.backward(), &model);
     let model = optim.step(lr, model, grads);
-    (model, [total, loss.regression, loss.ranking, loss.verdict, loss.perfect])
+    (model, [total, loss.regression, loss.ranking, loss.verdict, loss.perfect, loss.mask])
 }
 
 /// The AdamW optimiser of a recipe.
@@ -244,7 +253,7 @@ pub fn distill(
         let batch: Vec<&TeacherExample> =
             batch_indices(t.seed, step, t.batch_size, train_data.len()).into_iter().map(|i| &train_data[i]).collect();
         let lr = t.lr_at(step);
-        let (next, [loss, regression, ranking, verdict, perfect]) = train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, device);
+        let (next, [loss, regression, ranking, verdict, perfect, mask]) = train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, device);
         model = next;
         if !loss.is_finite() {
             return Err(StudentError::Diverged { step: step + 1, loss });
@@ -255,7 +264,7 @@ pub fn distill(
             let elapsed = clock.0.elapsed().as_secs_f64();
             let samples = (done - clock.1) as f64 * t.batch_size as f64;
             clock = (Instant::now(), done);
-            StepMetrics { step: done, loss, regression, ranking, verdict, perfect, lr, samples_per_s: samples / elapsed.max(1e-9) }
+            StepMetrics { step: done, loss, regression, ranking, verdict, perfect, mask, lr, samples_per_s: samples / elapsed.max(1e-9) }
         });
         if let Some(m) = &line {
             metrics.write(m)?;

@@ -103,7 +103,10 @@ pub struct StudentNet {
     pub image_position: Embedding,
     /// Cross-attention: queries are the instruction's words, keys and values the image positions.
     pub cross_attention: MultiHeadAttention,
-    /// Pooled image features (mean and max), attended features and instruction -> hidden.
+    /// Last-stage features -> logit of "the instruction allows change here" (`mask_head`).
+    pub mask_proj: Option<Linear>,
+    /// Pooled image features (mean and max; with the mask head also the means inside and
+    /// outside the predicted region), attended features and instruction -> hidden.
     pub head_hidden: Linear,
     /// Hidden -> three score logits, three verdict logits, three "perfect" logits.
     pub head_out: Linear,
@@ -124,6 +127,9 @@ pub struct StudentOutput {
     pub verdict_logits: Tensor<2>,
     /// `[batch, 3]` logits of "the teacher's score is 5.00" (positive = perfect).
     pub perfect_logits: Tensor<2>,
+    /// `[batch, side * side]` logits of the edit region at the last stage's positions (row-major),
+    /// with the mask head.
+    pub mask_logits: Option<Tensor<2>>,
 }
 
 /// The instruction as the network reads it.
@@ -163,7 +169,8 @@ impl StudentNet {
             image_proj: LinearConfig::new(c_in, d).init(device),
             image_position: EmbeddingConfig::new(side * side, d).init(device),
             cross_attention: MultiHeadAttentionConfig::new(d, config.text_heads).with_dropout(0.0).init(device),
-            head_hidden: LinearConfig::new(2 * c_in + 2 * d, config.hidden).init(device),
+            mask_proj: config.mask_head.then(|| LinearConfig::new(c_in, 1).init(device)),
+            head_hidden: LinearConfig::new(if config.mask_head { 4 } else { 2 } * c_in + 2 * d, config.hidden).init(device),
             head_out: LinearConfig::new(config.hidden, 9).init(device),
             score_margin: config.score_margin,
         }
@@ -201,12 +208,23 @@ impl StudentNet {
 
         // Cross-attention: every word gathers the image positions it is about.
         let positions = Tensor::<1, Int>::arange(0..(hh * ww) as i64, &h.device()).unsqueeze_dim::<2>(0);
-        let keys = self.image_proj.forward(h.reshape([b, c, hh * ww]).swap_dims(1, 2))
+        let flat = h.reshape([b, c, hh * ww]).swap_dims(1, 2);
+        let keys = self.image_proj.forward(flat.clone())
             + self.image_position.forward(positions);
         let attended = self.cross_attention.forward(MhaInput::new(text.words, keys.clone(), keys)).context;
         let attended = masked_mean(attended, text.keep);
 
-        let features = Tensor::cat(vec![mean, max, attended, text.pooled], 1);
+        let mut features = vec![mean, max, attended, text.pooled];
+        let mask_logits = self.mask_proj.as_ref().map(|proj| {
+            // Features averaged over the predicted region and over the rest.
+            let logits = proj.forward(flat.clone()).reshape([b, hh * ww]);
+            let inside = sigmoid(logits.clone()).reshape([b, hh * ww, 1]);
+            let outside = inside.clone().neg() + 1.0;
+            features.push(masked_mean(flat.clone(), inside));
+            features.push(masked_mean(flat, outside));
+            logits
+        });
+        let features = Tensor::cat(features, 1);
         let out = self.head_out.forward(relu(self.head_hidden.forward(features)));
         let m = self.score_margin;
         let raw_scores = sigmoid(out.clone().narrow(1, 0, 3)) * (MAX_SCORE + 2.0 * m) - m;
@@ -217,13 +235,15 @@ impl StudentNet {
             raw_scores,
             verdict_logits: out.narrow(1, 3, 3),
             perfect_logits,
+            mask_logits,
         }
     }
 }
 
-/// Mean of `x` `[b, l, d]` over the positions where `keep` `[b, l, 1]` is 1.
+/// Mean of `x` `[b, l, d]` weighted by `keep` `[b, l, 1]` (1 = counts, 0 = ignored; soft
+/// weights in between); at least a weight of 1e-3 in total, so an empty region gives ~0.
 fn masked_mean(x: Tensor<3>, keep: Tensor<3>) -> Tensor<2> {
     let [b, _, d] = x.dims();
-    let count = keep.clone().sum_dim(1).clamp_min(1.0);
+    let count = keep.clone().sum_dim(1).clamp_min(1e-3);
     (x * keep).sum_dim(1).div(count).reshape([b, d])
 }
