@@ -266,3 +266,44 @@ fn config_of(teacher: &TrainRecipe) -> EditorConfig {
         noise: teacher.noise.clone().unwrap_or_default(),
     }
 }
+
+#[test]
+fn compression_continues_from_an_earlier_student_of_the_same_shape_only() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let first = student_recipe(&teacher_dir, |r| {
+        r.compress.steps = 4;
+        r.progressive.rounds = 0;
+    });
+    let out = tmp.path().join("first");
+    distill(&first, &out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let earlier = out.join("compress/editor");
+
+    // Continued: its first step starts from the earlier student's weights, so its loss there is
+    // the earlier run's end, not a fresh student's start.
+    let fresh_start = first_loss(&out.join("compress"));
+    let more = student_recipe(&teacher_dir, |r| {
+        r.compress.steps = 4;
+        r.progressive.rounds = 0;
+        r.student_init = Some(earlier.clone());
+    });
+    let again = tmp.path().join("again");
+    distill(&more, &again, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let continued_start = first_loss(&again.join("compress"));
+    assert!(continued_start < fresh_start, "continued from the earlier student: {continued_start} vs {fresh_start}");
+
+    // Another [student] shape cannot continue it.
+    let other = student_recipe(&teacher_dir, |r| {
+        r.progressive.rounds = 0;
+        r.student.insert("block_out_channels".into(), toml::Value::Array(vec![toml::Value::Integer(16), toml::Value::Integer(16)]));
+        r.student_init = Some(earlier.clone());
+    });
+    let err = distill(&other, &tmp.path().join("other"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("not the recipe's student"), "{err}");
+}
+
+fn first_loss(run: &Path) -> f32 {
+    let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    serde_json::from_str::<serde_json::Value>(lines.lines().next().unwrap()).unwrap()["loss"].as_f64().unwrap() as f32
+}

@@ -156,17 +156,28 @@ fn initial_student(
     let (config, model, detail) = match phase.round_steps {
         None => {
             let config = student::student_config(t_config, &recipe.student)?;
-            device.seed(recipe.optim.seed);
-            let mut model = Editor::new(&config, device)?;
-            let copied = student::init_from_teacher(&mut model, t_editor);
-            let detail = format!(
-                "compressing {} ({} UNet parameters) into {} ({:.0}%); {copied} tensors start from the teacher",
-                teacher_dir.display(),
-                student::unet_params(t_editor),
-                student::unet_params(&model),
-                100.0 * student::unet_params(&model) as f64 / student::unet_params(t_editor) as f64
-            );
-            (config, model, detail)
+            let share = |model: &Editor| 100.0 * student::unet_params(model) as f64 / student::unet_params(t_editor) as f64;
+            match &recipe.student_init {
+                Some(dir) => {
+                    let (earlier, model) = Editor::open_dir(dir, recipe.null_dropout, device)?;
+                    student::check_continues(&earlier, &config, dir)?;
+                    let detail = format!("compressing {} further from the student {} ({:.0}% of its UNet)", teacher_dir.display(), dir.display(), share(&model));
+                    (config, model, detail)
+                }
+                None => {
+                    device.seed(recipe.optim.seed);
+                    let mut model = Editor::new(&config, device)?;
+                    let copied = student::init_from_teacher(&mut model, t_editor);
+                    let detail = format!(
+                        "compressing {} ({} UNet parameters) into {} ({:.0}%); {copied} tensors start from the teacher",
+                        teacher_dir.display(),
+                        student::unet_params(t_editor),
+                        student::unet_params(&model),
+                        share(&model)
+                    );
+                    (config, model, detail)
+                }
+            }
         }
         Some(n) => {
             let (config, model) = Editor::open_dir(teacher_dir, recipe.null_dropout, device)?;

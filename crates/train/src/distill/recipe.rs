@@ -21,6 +21,11 @@ pub struct DistillRecipe {
     pub teacher_steps: usize,
     /// Training image side in pixels.
     pub resolution: u32,
+    /// An earlier student's editor folder (e.g. a run's `compress/editor`) to continue from
+    /// instead of the teacher-initialised student: its UNet must be the `[student]` one. For
+    /// compressing longer without redoing the steps already done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_init: Option<PathBuf>,
     /// The student UNet: the fields of diffusers' unet config that differ from the teacher's
     /// (e.g. `block_out_channels`); everything else is the teacher's. Where a tensor keeps the
     /// teacher's shape (the prompt encoder, time projections) it starts from the teacher's value.

@@ -2,6 +2,7 @@
 //! initialisation from the teacher wherever a tensor keeps its shape.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use burn::module::Module;
 use burn::store::ModuleSnapshot;
@@ -9,7 +10,7 @@ use rewardedit_models::schedulers::TimestepSpacing;
 use rewardedit_models::unet::reward::REWARD_HEADS;
 use rewardedit_models::unet::UNet2DConditionConfig;
 
-use crate::editor::{Editor, EditorConfig};
+use crate::editor::{Editor, EditorConfig, Encoders};
 use crate::{Result, TrainError};
 
 /// The student's config: the teacher's, with `changes` (diffusers unet config fields) applied
@@ -40,6 +41,24 @@ pub fn student_config(teacher: &EditorConfig, changes: &toml::Table) -> Result<E
         )));
     }
     Ok(EditorConfig { unet, ..with_trailing_spacing(teacher) })
+}
+
+/// Refuses to continue from the earlier student `earlier` (read from `dir`) unless it is the
+/// recipe's student: the same UNet and reward modules, and for a world editor the same prompt
+/// encoder and words.
+pub fn check_continues(earlier: &EditorConfig, student: &EditorConfig, dir: &Path) -> Result<()> {
+    let same_encoders = match (&earlier.encoders, &student.encoders) {
+        (Encoders::World { .. }, Encoders::World { .. }) => earlier.encoders == student.encoders,
+        (Encoders::Frozen { .. }, Encoders::Frozen { .. }) => true,
+        _ => false,
+    };
+    if earlier.unet != student.unet || earlier.reward.is_some() != student.reward.is_some() || !same_encoders {
+        return Err(TrainError::Config(format!(
+            "student_init {}: not the recipe's student (its UNet, reward modules or prompt encoder differ from the teacher's with [student] applied)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// `config` sampling with trailing timestep spacing.
