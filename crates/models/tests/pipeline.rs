@@ -143,3 +143,19 @@ fn editor_folder_round_trips_and_tampering_is_named() {
     let err = Editor::load(dir.path(), &device).unwrap_err().to_string();
     assert!(err.contains("conv_in.bias") && err.contains("ca.output.dense.bias2"), "{err}");
 }
+
+#[test]
+fn the_sd15_preset_is_sd_15_instructpix2pix_sized_and_its_parts_fit() {
+    // Parameters are lazy: nothing of the 1.07 billion is allocated here.
+    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/ip2p_tiny/tokenizer");
+    let reward = RewardConditioningConfig::default();
+    let editor = rewardedit_models::pipeline::presets::sd15_editor(&tokenizer, Some(&reward), &Device::flex()).unwrap();
+    let params = |layout: std::collections::BTreeMap<String, Vec<usize>>| layout.values().map(|s| s.iter().product::<usize>()).sum::<usize>();
+    let unet = params(rewardedit_models::store::tensor_layout(&editor.unet));
+    // diffusers' InstructPix2Pix UNet has 859,535,364 parameters; the reward modules add ~5M.
+    assert!((864_000_000..866_000_000).contains(&unet), "{unet}");
+    let rewardedit_models::pipeline::PromptEncoder::Clip { model, .. } = &editor.text else { panic!("a CLIP editor") };
+    assert_eq!(params(rewardedit_models::store::tensor_layout(model)), 123_060_480, "CLIP ViT-L/14's text encoder");
+    assert_eq!(editor.resolution_multiple(), 64);
+    assert_eq!(editor.schedule, Default::default());
+}

@@ -1,5 +1,8 @@
 //! Freshly initialised editors (random weights) for tests, benchmarks and `rewardedit model
-//! init`: the world's pixel-space editor at any UNet size, and a tiny preset.
+//! init`: the world's pixel-space editor at any UNet size, a tiny preset, and an SD 1.5-size
+//! latent editor.
+
+use std::path::Path;
 
 use burn::prelude::*;
 use rewardedit_core::Vocab;
@@ -9,6 +12,8 @@ use super::space::{ImageSpace, SpaceKind};
 use super::text::PromptEncoder;
 use crate::schedulers::NoiseScheduleConfig;
 use crate::text::world::{WorldTextConfig, WorldTextEncoder};
+use crate::text::{CLIPTextConfig, CLIPTextModel, ClipTokenizer};
+use crate::vae::{AutoencoderKL, AutoencoderKLConfig};
 use crate::unet::{DownBlockType, PerBlock, RewardConditioningConfig, UNet2DConditionConfig, UNet2DConditionModel, UpBlockType};
 use crate::Result;
 
@@ -48,5 +53,32 @@ pub fn world_editor(unet_config: UNet2DConditionConfig, vocab: Vocab, reward: Op
         ImageSpace::Pixel,
         NoiseScheduleConfig::default(),
         EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults: Default::default() },
+    )
+}
+
+/// An SD 1.5 InstructPix2Pix-size latent editor with random weights (diffusers' default UNet,
+/// CLIP ViT-L/14 text encoder and VAE configs; `reward` adds the reward modules) and the CLIP
+/// tokenizer of `tokenizer_dir` (`vocab.json` + `merges.txt`; any CLIP BPE vocabulary, e.g. the
+/// golden tiny one, since only its ids below 49,408 are read): for timing SD-size training and
+/// editing on a GPU where the real weights are not at hand.
+pub fn sd15_editor(tokenizer_dir: &Path, reward: Option<&RewardConditioningConfig>, device: &Device) -> Result<Editor> {
+    let unet_config = UNet2DConditionConfig::default();
+    let text_config = CLIPTextConfig::default();
+    let vae_config = AutoencoderKLConfig::default();
+    let text = PromptEncoder::Clip {
+        model: CLIPTextModel::new(&text_config, device)?,
+        config: text_config,
+        tokenizer: ClipTokenizer::from_dir(tokenizer_dir)?,
+        tokenizer_dir: tokenizer_dir.to_path_buf(),
+    };
+    let space = ImageSpace::Latent { vae: AutoencoderKL::new(&vae_config, device)?, config: vae_config };
+    // The default schedule is SD's (scaled-linear betas 0.00085 to 0.012, epsilon).
+    Editor::new(
+        UNet2DConditionModel::new(&unet_config, reward, device)?,
+        unet_config,
+        text,
+        space,
+        NoiseScheduleConfig::default(),
+        EditorConfig { space: SpaceKind::Latent, resolution_multiple: None, defaults: Default::default() },
     )
 }
