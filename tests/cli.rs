@@ -635,6 +635,12 @@ fn an_sd_editor_trains_from_an_instructpix2pix_folder_and_edits() {
     ok(&["edit", p(&img), "make the circle red", "--model", p(&run.join("editor")), "--steps", "2", "--out", p(&out)]);
     assert_eq!(image::image_dimensions(&out).unwrap(), (24, 20));
 
+    // The SD 1.5-size preset needs a CLIP tokenizer, and a world preset takes none.
+    let err = bad_input(&["model", "init", "--preset", "sd15", "--out", p(&dir.path().join("sd15"))]);
+    assert!(err.contains("--tokenizer"), "{err}");
+    let err = bad_input(&["model", "init", "--preset", "world-tiny", "--tokenizer", p(&ip2p.join("tokenizer")), "--out", p(&dir.path().join("w"))]);
+    assert!(err.contains("--preset sd15"), "{err}");
+
     // A recipe naming a folder that is not there is the user's to fix: exit 2, naming it.
     let missing = dir.path().join("no-such-folder");
     std::fs::write(&recipe, sd_recipe(&missing, 2)).unwrap();
