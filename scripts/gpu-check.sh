@@ -19,32 +19,11 @@ CUDA_LIB=${CUDA_LIB:-/usr/local/cuda/lib64}
 T=${CMD_TIMEOUT:-120}
 LOG_DIR=${OUT:-target/cuda/gpu-check}
 mkdir -p "$LOG_DIR"
-status=0
-
-# run NAME CMD...: runs CMD under `timeout`, tees stdout+stderr into $LOG_DIR/NAME.log.
-run() {
-    local name=$1
-    shift
-    echo "=== $name: $*" | tee "$LOG_DIR/$name.log"
-    local t0=$SECONDS rc
-    timeout -k 10 "$T" "$@" 2>&1 | tee -a "$LOG_DIR/$name.log"
-    rc=${PIPESTATUS[0]}
-    echo "=== $name: exit $rc in $((SECONDS - t0)) s$([ "$rc" = 124 ] && echo " (TIMED OUT after ${T} s)")" |
-        tee -a "$LOG_DIR/$name.log"
-    [ "$rc" = 0 ] || status=1
-}
+source scripts/gpu-lib.sh
 
 run nvidia-smi nvidia-smi
 run cuda-libs bash -c "ls -l $CUDA_LIB/libcuda.so* $CUDA_LIB/libnvrtc.so* /usr/lib/x86_64-linux-gnu/libcuda.so* 2>&1; true"
-# Unpack the carried copy when the binary is missing or older (build outputs persist there).
-if [ -f target/cuda/rewardedit.gz ] && { [ ! -x "$BIN" ] || [ target/cuda/rewardedit.gz -nt "$BIN" ]; }; then
-    mkdir -p "$(dirname "$BIN")"
-    gzip -dc target/cuda/rewardedit.gz >"$BIN" && chmod +x "$BIN"
-fi
-if [ ! -x "$BIN" ]; then
-    echo "error: $BIN missing: build it with scripts/build-cuda.sh and carry it" | tee -a "$LOG_DIR/summary.log"
-    exit 1
-fi
+unpack_bin
 run ldd ldd "$BIN"
 run info-flex "$BIN" info --backend flex
 export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

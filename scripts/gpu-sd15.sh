@@ -31,26 +31,8 @@ WORK=${WORK:-/tmp/rewardedit-gpu-sd15}
 mkdir -p "$LOG_DIR"
 rm -rf "$WORK" && mkdir -p "$WORK"
 export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-status=0
-
-# run NAME CMD...: runs CMD under `timeout`, tees stdout+stderr into $LOG_DIR/NAME.log.
-run() {
-    local name=$1
-    shift
-    echo "=== $name: $*" | tee "$LOG_DIR/$name.log"
-    local t0=$SECONDS rc
-    timeout -k 10 "$T" "$@" 2>&1 | tee -a "$LOG_DIR/$name.log"
-    rc=${PIPESTATUS[0]}
-    echo "=== $name: exit $rc in $((SECONDS - t0)) s" | tee -a "$LOG_DIR/$name.log"
-    [ "$rc" = 0 ] || status=1
-    return "$rc"
-}
-
-if [ -f target/cuda/rewardedit.gz ] && [ "$BIN" = target/cuda/release/rewardedit ] && { [ ! -x "$BIN" ] || [ target/cuda/rewardedit.gz -nt "$BIN" ]; }; then
-    mkdir -p "$(dirname "$BIN")"
-    gzip -dc target/cuda/rewardedit.gz >"$BIN" && chmod +x "$BIN"
-fi
-[ -x "$BIN" ] || { echo "error: $BIN missing: build it with scripts/build-cuda.sh and carry it"; exit 1; }
+source scripts/gpu-lib.sh
+unpack_bin
 
 INIT=${INIT:-}
 if [ -z "$INIT" ]; then
