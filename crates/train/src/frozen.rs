@@ -31,8 +31,9 @@ pub struct FrozenEncoders {
 }
 
 impl FrozenEncoders {
-    /// Reads them from the editor folder `dir` onto `device` (one without autodiff).
+    /// Reads them from the editor folder `dir` onto `device` without autodiff.
     pub fn open(dir: &Path, device: &Device) -> Result<Self> {
+        let device = &device.clone().without_autodiff();
         let err = |e: rewardedit_models::ModelError| {
             TrainError::Config(format!("{}: the frozen VAE and CLIP text encoder of an SD editor: {e}", dir.display()))
         };
@@ -55,7 +56,7 @@ impl FrozenEncoders {
     pub fn for_config(config: &EditorConfig, device: &Device) -> Result<Option<Self>> {
         match &config.encoders {
             Encoders::World { .. } => Ok(None),
-            Encoders::Frozen { dir } => Ok(Some(Self::open(dir, &device.clone().without_autodiff())?)),
+            Encoders::Frozen { dir } => Ok(Some(Self::open(dir, device)?)),
         }
     }
 
