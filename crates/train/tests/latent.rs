@@ -1,7 +1,8 @@
 //! SD (latent-space) training on the tiny golden InstructPix2Pix folder (tests/golden/ip2p_tiny:
 //! CLIP text encoder, AutoencoderKL, 8-channel UNet): stage 2 from a vanilla InstructPix2Pix
 //! folder lowers the loss on a fixed batch, keeps the folder's noise schedule, leaves the VAE
-//! and CLIP untouched, resumes exactly, and exports an editor folder that `edit` loads; the
+//! and CLIP untouched, resumes exactly, and exports an editor folder that `edit` loads; stage 2
+//! also continues the authors' reward checkpoint; an SD teacher distils into an SD student; the
 //! recipe refuses what latent training cannot do.
 
 #[macro_use]
@@ -22,7 +23,7 @@ use rewardedit_models::unet::{RewardConditioningConfig, UNet2DConditionConfig, U
 use rewardedit_train::distill::student::student_config;
 use rewardedit_train::distill::{distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
-use rewardedit_train::recipe::TrainRecipe;
+use rewardedit_train::recipe::{Init, TrainRecipe};
 use rewardedit_train::trainer::{draw_rng, frozen_encoders, initial_editor, micro_batch_loss, optimizer};
 use rewardedit_train::{train, TrainOptions};
 use support::{device, serial};
@@ -134,6 +135,50 @@ fn an_sd_run_resumes_exactly_keeps_vae_and_clip_frozen_and_exports_an_editor_tha
     let settings = EditSettings { steps: 2, scheduler: SchedulerKind::Ddim, ..EditSettings::default() };
     let out = edit(&trained, &[request], &settings, &mut |_, _| {}).unwrap();
     assert_eq!(out[0].dimensions(), (20, 12), "the input's size comes back");
+}
+
+#[test]
+fn stage_2_continues_from_the_authors_reward_checkpoint() {
+    let _serial = serial();
+    // The authors' layout (official-checkpoint.md): ip2p_tiny with the golden reward UNet (fp16,
+    // reward modules under the authors' names, no null reward).
+    let tmp = tempfile::tempdir().unwrap();
+    let authors = tmp.path().join("authors");
+    copy_dir(&ip2p_tiny(), &authors);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/reward_unet_tiny.safetensors");
+    std::fs::copy(golden, authors.join("unet/diffusion_pytorch_model.safetensors")).unwrap();
+    let mut recipe = recipe();
+    recipe.init = Init::Editor { path: authors.clone() };
+    recipe.optim.steps = 2;
+
+    // The run starts from the authors' reward modules, not fresh ones.
+    let data = Dataset::open(&recipe.data, recipe.model.resolution).unwrap();
+    let (_, editor) = initial_editor(&recipe, &data, &device(), &mut |_| {}).unwrap();
+    let theirs = pipeline::Editor::load(&authors, &Device::flex()).unwrap();
+    let w = |r: &rewardedit_models::unet::reward::RewardConditioning| r.add_embedding.linear_1.weight.val().without_autodiff();
+    let diff = (w(editor.unet.reward.as_ref().unwrap()) - w(theirs.unet.reward.as_ref().unwrap())).abs().max().into_scalar::<f32>();
+    assert_eq!(diff, 0.0, "the authors' reward modules are kept");
+
+    let out = train(&recipe, &tmp.path().join("run"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let unet_file = "unet/diffusion_pytorch_model.safetensors";
+    let saved = rewardedit_models::import::read_header(out.editor_dir.unwrap().join(unet_file)).unwrap();
+    let original = rewardedit_models::import::read_header(authors.join(unet_file)).unwrap();
+    let lost: Vec<&String> = original.keys().filter(|k| !saved.contains_key(*k)).collect();
+    assert!(lost.is_empty(), "every tensor keeps the authors' name: {lost:?}");
+    assert_eq!(saved.len(), original.len() + 2, "plus our null reward (scores, text)");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 #[test]
