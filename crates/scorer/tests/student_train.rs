@@ -52,7 +52,7 @@ fn the_mask_head_learns_where_the_instruction_allows_change() {
     let side = 8;
     let masks: Vec<_> = examples.iter().map(|e| e.mask.as_ref()).collect();
     let (target, weight) = mask_targets(&masks, side, &Device::flex()).unwrap();
-    assert_eq!(weight.into_data().to_vec::<f32>().unwrap(), vec![1.0; 16]);
+    assert_eq!(weight.into_data().try_to_vec::<f32>().unwrap(), vec![1.0; 16]);
     let (images, tokens, _, _) = batch_tensors(&config, &batch, &device);
     let z = model.forward(images, tokens).mask_logits.unwrap().without_autodiff();
     let inside = target.clone().greater_elem(0.5).float();
@@ -69,8 +69,8 @@ fn mask_targets_average_the_region_per_cell_and_skip_examples_without_one() {
         mask.put_pixel(x, y, image::Luma([255]));
     }
     let (t, w) = mask_targets(&[Some(&mask), None], 2, &Device::flex()).unwrap();
-    assert_eq!(t.into_data().to_vec::<f32>().unwrap(), vec![0.75, 0.0, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0]);
-    assert_eq!(w.into_data().to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+    assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), vec![0.75, 0.0, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(w.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
     assert!(mask_targets(&[None, None], 2, &Device::flex()).is_none());
 }
 
