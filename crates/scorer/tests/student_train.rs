@@ -7,10 +7,11 @@ use rewardedit_scorer::student::batch::mask_targets;
 use rewardedit_scorer::student::distill::{batch_tensors, optimizer, train_step, METRICS_FILE};
 use rewardedit_scorer::student::{distill, DataSource, DistillEvent, DistillOptions, NetworkShape, StepMetrics, StudentNet, Vocab};
 use safetensors::SafeTensors;
-use student_support::{tiny_config, tiny_recipe, tiny_shape, world_examples};
+use student_support::{serial, tiny_config, tiny_recipe, tiny_shape, world_examples};
 
 #[test]
 fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
+    let _serial = serial();
     let examples = world_examples(5, 16);
     let config = tiny_config(&examples);
     let device = Device::flex().autodiff();
@@ -30,6 +31,7 @@ fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
 
 #[test]
 fn the_mask_head_learns_where_the_instruction_allows_change() {
+    let _serial = serial();
     let examples = world_examples(5, 16);
     let shape = NetworkShape { mask_head: true, ..tiny_shape() };
     let config = shape.with_vocab(Vocab::build(examples.iter().map(|e| e.instruction.as_str()))).unwrap();
@@ -84,6 +86,7 @@ fn metrics(dir: &std::path::Path) -> Vec<StepMetrics> {
 
 #[test]
 fn resuming_continues_the_same_loss_curve() {
+    let _serial = serial();
     let recipe = tiny_recipe(8);
     let device = Device::flex().autodiff();
     let once = tempfile::tempdir().unwrap();
@@ -125,6 +128,7 @@ fn resuming_continues_the_same_loss_curve() {
 
 #[test]
 fn resume_refuses_a_different_recipe() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex().autodiff();
     let opts = DistillOptions { stop_after: Some(2), skip_eval: true, ..Default::default() };
@@ -138,6 +142,7 @@ fn resume_refuses_a_different_recipe() {
 
 #[test]
 fn a_full_tiny_run_reports_agreement_for_both_precisions() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex().autodiff();
     let out = distill(&tiny_recipe(4), dir.path(), &DistillOptions::default(), &device, &mut |_| {}).unwrap();
@@ -150,6 +155,7 @@ fn a_full_tiny_run_reports_agreement_for_both_precisions() {
 
 #[test]
 fn extra_data_is_trained_on_after_data() {
+    let _serial = serial();
     // A manifest of teacher-labelled edits (as `rewardedit world sample` or an eval run writes).
     let manifest = tempfile::tempdir().unwrap();
     rewardedit_world::write_dataset(manifest.path(), &student_support::tiny_world(), 10, 77, |_, _| {}).unwrap();

@@ -255,6 +255,8 @@ fn the_sd15_student_recipe_makes_a_smaller_student_that_starts_from_the_teacher(
 
 #[test]
 fn latent_recipes_refuse_what_latent_training_cannot_do() {
+    // It loads a folder and builds reward modules: one at a time with the others (device seed).
+    let _serial = serial();
     let ok = recipe().resolved_toml().unwrap();
     let world_text = ok.replace("kind = \"clip\"", "kind = \"world\"\ndim = 32\nlayers = 1\nheads = 2\nmax_tokens = 16");
     let err = TrainRecipe::from_toml(&world_text).unwrap_err().to_string();

@@ -35,3 +35,12 @@ pub fn tiny_recipe(steps: u64) -> DistillRecipe {
         heldout: DataSource::World { seed: 12, n: 21, world: tiny_world() },
     }
 }
+
+/// burn's weight initialisers draw from the device's one global generator, which `device.seed`
+/// resets (and parameters are initialised lazily, at their first use): tests that build and run
+/// students take this lock so their initial weights are reproducible.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
