@@ -16,7 +16,11 @@ use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs, UNet2DCond
 use serde::{Deserialize, Serialize};
 
 use rewardedit_models::import::editor::world_text_config;
-use rewardedit_models::pipeline::{self, PromptEncoder, SpaceKind};
+use rewardedit_models::import::editor::{load_editor_config, text_encoder_kind, TextEncoderKind};
+use rewardedit_models::import::{load_scheduler_config, load_unet_dir, TEXT_ENCODER_CONFIG, VAE_CONFIG};
+use rewardedit_models::pipeline::{self, check_parts_fit, PromptEncoder, SpaceKind};
+use rewardedit_models::text::CLIPTextConfig;
+use rewardedit_models::vae::AutoencoderKLConfig;
 
 use crate::{Result, TrainError};
 
@@ -54,8 +58,8 @@ pub struct Editor {
 
 impl Editor {
     /// Opens the editor folder `dir` (as `rewardedit edit` loads it: fp32, fp16, bf16 or int8
-    /// weights) as a trainable world editor on `device`, its reward modules (if any) dropping to
-    /// the null reward with probability `null_dropout`.
+    /// weights) as a trainable editor on `device` (a world editor, or an SD editor's UNet),
+    /// its reward modules (if any) dropping to the null reward with probability `null_dropout`.
     pub fn open_dir(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
         if !dir.is_dir() {
             return Err(TrainError::Config(format!(
@@ -63,26 +67,39 @@ impl Editor {
                 dir.display()
             )));
         }
-        let e = pipeline::Editor::load(dir, device).map_err(|e| TrainError::Config(format!("{}: {e}", dir.display())))?;
+        let err = |e: rewardedit_models::ModelError| TrainError::Config(format!("{}: {e}", dir.display()));
+        if text_encoder_kind(dir).map_err(err)? == TextEncoderKind::Clip {
+            return Self::open_sd_dir(dir, null_dropout, device);
+        }
+        let e = pipeline::Editor::load(dir, device).map_err(err)?;
         let reward = e.unet.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
-        let (encoders, text_encoder) = match (e.text, e.config.space) {
-            (PromptEncoder::World { encoder, vocab }, SpaceKind::Pixel) => (Encoders::World { text: world_text_config(&encoder, &vocab), vocab }, Some(encoder)),
-            (PromptEncoder::Clip { .. }, SpaceKind::Latent) => {
-                // Absolute, so that a resumed run or a later phase finds the folder from anywhere.
-                let dir = std::path::absolute(dir).map_err(|e| TrainError::io(dir, e))?;
-                (Encoders::Frozen { dir }, None)
-            }
-            (text, space) => {
-                return Err(TrainError::Config(format!(
-                    "{}: a {} prompt encoder in {} space cannot train: world editors denoise pixels, CLIP editors a VAE's latents",
-                    dir.display(),
-                    text.kind(),
-                    space.name()
-                )));
-            }
+        let (PromptEncoder::World { encoder, vocab }, SpaceKind::Pixel) = (e.text, e.config.space) else {
+            return Err(TrainError::Config(format!("{}: a world prompt encoder in latent space cannot train: world editors denoise pixels", dir.display())));
         };
+        let encoders = Encoders::World { text: world_text_config(&encoder, &vocab), vocab };
+        let text_encoder = Some(encoder);
         let config = EditorConfig { unet: e.unet_config, encoders, reward, noise: e.schedule };
         let editor = Editor { unet: e.unet, text_encoder }.with_null_dropout(null_dropout);
+        Ok((config, editor))
+    }
+
+    /// [`Editor::open_dir`] for an SD folder: its UNet only, checked against the CLIP and VAE
+    /// configs; their weights are read once, as the run's frozen encoders
+    /// ([`crate::frozen::FrozenEncoders`]), not here.
+    fn open_sd_dir(dir: &Path, null_dropout: f64, device: &Device) -> Result<(EditorConfig, Editor)> {
+        let err = |e: rewardedit_models::ModelError| TrainError::Config(format!("{}: {e}", dir.display()));
+        if load_editor_config(dir).map_err(err)?.space != SpaceKind::Latent {
+            return Err(TrainError::Config(format!("{}: a CLIP prompt encoder without vae/ cannot train: CLIP editors denoise a VAE's latents", dir.display())));
+        }
+        let unet = load_unet_dir(dir, device).map_err(err)?;
+        let clip = CLIPTextConfig::from_file(dir.join(TEXT_ENCODER_CONFIG)).map_err(err)?;
+        let vae = AutoencoderKLConfig::from_file(dir.join(VAE_CONFIG)).map_err(err)?;
+        check_parts_fit(&unet.config, clip.hidden_size, SpaceKind::Latent, vae.latent_channels).map_err(err)?;
+        let reward = unet.model.reward.as_ref().map(|_| RewardConditioningConfig { zero_init: false, null_dropout });
+        // Absolute, so that a resumed run or a later phase finds the folder from anywhere.
+        let frozen_dir = std::path::absolute(dir).map_err(|e| TrainError::io(dir, e))?;
+        let config = EditorConfig { unet: unet.config, encoders: Encoders::Frozen { dir: frozen_dir }, reward, noise: load_scheduler_config(dir).map_err(err)? };
+        let editor = Editor { unet: unet.model, text_encoder: None }.with_null_dropout(null_dropout);
         Ok((config, editor))
     }
 

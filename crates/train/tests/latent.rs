@@ -265,6 +265,26 @@ fn latent_recipes_refuse_what_latent_training_cannot_do() {
     let err = TrainRecipe::from_toml(&scratch).unwrap_err().to_string();
     assert!(err.contains("starts from an editor folder"), "{err}");
 
+    // Folders whose parts cannot train together are refused when the run opens them.
+    let data = Dataset::open(&recipe().data, 16).unwrap();
+    let tmp_root = tempfile::tempdir().unwrap();
+    let broken = |name: &str, change: &dyn Fn(&Path)| {
+        let dir = tmp_root.path().join(name);
+        copy_dir(&ip2p_tiny(), &dir);
+        change(&dir);
+        let mut r = recipe();
+        r.init = Init::Editor { path: dir };
+        initial_editor(&r, &data, &device(), &mut |_| {}).unwrap_err().to_string()
+    };
+    let err = broken("no-vae", &|d| std::fs::remove_dir_all(d.join("vae")).unwrap());
+    assert!(err.contains("without vae/"), "{err}");
+    let err = broken("wide-clip", &|d| {
+        let path = d.join("text_encoder/config.json");
+        let text = std::fs::read_to_string(&path).unwrap().replace("\"hidden_size\": 32", "\"hidden_size\": 64");
+        std::fs::write(path, text).unwrap();
+    });
+    assert!(err.contains("cross_attention_dim"), "{err}");
+
     // 15 px images cannot pass the tiny VAE (downscale 2): refused before the first step.
     let odd = TrainRecipe::from_toml(&ok.replace("resolution = 16", "resolution = 15")).unwrap();
     let tmp = tempfile::tempdir().unwrap();

@@ -93,6 +93,26 @@ pub struct Editor {
     pub config: EditorConfig,
 }
 
+/// Whether a UNet fits a text encoder `text_dim` wide and a `space` whose samples have
+/// `channels` channels (the UNet reads sample + source): the check [`Editor::new`] makes, for
+/// callers that hold only the parts' configs.
+pub fn check_parts_fit(unet: &UNet2DConditionConfig, text_dim: usize, space: SpaceKind, channels: usize) -> Result<()> {
+    let bad = |m: String| Err(ModelError::InvalidConfig(m));
+    if unet.in_channels != 2 * channels || unet.out_channels != channels {
+        return bad(format!(
+            "a {}-space editor needs a UNet with {} input channels (sample + source) and {channels} output channels, found {} and {}",
+            space.name(),
+            2 * channels,
+            unet.in_channels,
+            unet.out_channels
+        ));
+    }
+    if text_dim != unet.cross_attention_dim {
+        return bad(format!("the text encoder's width {text_dim} differs from the UNet's cross_attention_dim {}", unet.cross_attention_dim));
+    }
+    Ok(())
+}
+
 impl Editor {
     /// Assembles an editor, checking that the parts fit together.
     pub fn new(
@@ -104,22 +124,10 @@ impl Editor {
         config: EditorConfig,
     ) -> Result<Self> {
         let bad = |m: String| Err(ModelError::InvalidConfig(m));
-        let c = space.channels();
         if config.space != space.kind() {
             return bad(format!("editor.json says {} space, but the folder makes a {} editor", config.space.name(), space.kind().name()));
         }
-        if unet_config.in_channels != 2 * c || unet_config.out_channels != c {
-            return bad(format!(
-                "a {}-space editor needs a UNet with {} input channels (sample + source) and {c} output channels, found {} and {}",
-                space.kind().name(),
-                2 * c,
-                unet_config.in_channels,
-                unet_config.out_channels
-            ));
-        }
-        if text.dim() != unet_config.cross_attention_dim {
-            return bad(format!("the text encoder's width {} differs from the UNet's cross_attention_dim {}", text.dim(), unet_config.cross_attention_dim));
-        }
+        check_parts_fit(&unet_config, text.dim(), space.kind(), space.channels())?;
         if config.resolution_multiple == Some(0) {
             return bad("resolution_multiple must be at least 1".into());
         }

@@ -11,7 +11,7 @@ pub mod space;
 pub mod text;
 
 pub use edit::{denoise, edit, model_size, EditRequest};
-pub use editor::{EditSettings, Editor, EditorConfig};
+pub use editor::{check_parts_fit, EditSettings, Editor, EditorConfig};
 pub use guidance::{Branch, Branches, GuidanceScales, Predictions};
 pub use noise::NoiseStream;
 pub use space::{ImageSpace, SpaceKind};
