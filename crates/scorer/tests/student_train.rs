@@ -65,6 +65,26 @@ fn the_mask_head_learns_where_the_instruction_allows_change() {
 }
 
 #[test]
+fn without_pooling_the_mask_head_is_only_an_auxiliary_task() {
+    let _serial = serial();
+    let examples = world_examples(5, 8);
+    let pooled = NetworkShape { mask_head: true, ..tiny_shape() };
+    let aux = NetworkShape { mask_pool: false, ..pooled.clone() };
+    let device = Device::flex().autodiff();
+    let vocab = || Vocab::build(examples.iter().map(|e| e.instruction.as_str()));
+    let head_inputs = |shape: &NetworkShape| StudentNet::new(&shape.with_vocab(vocab()).unwrap(), &device).head_hidden.weight.dims()[0];
+    // The head reads mean + max (2 x 16) + attended + instruction (2 x 16), plus inside + outside
+    // (2 x 16) when pooling.
+    assert_eq!((head_inputs(&pooled), head_inputs(&aux)), (96, 64));
+    let config = aux.with_vocab(vocab()).unwrap();
+    device.seed(2);
+    let model = StudentNet::new(&config, &device);
+    let batch: Vec<_> = examples.iter().collect();
+    let (_, parts) = train_step(model, &mut optimizer(&Default::default()), &config, &batch, 3e-3, &Default::default(), &device);
+    assert!(parts[5] > 0.0, "the region is still trained: mask loss {}", parts[5]);
+}
+
+#[test]
 fn mask_targets_average_the_region_per_cell_and_skip_examples_without_one() {
     let mut mask = image::GrayImage::new(4, 4);
     for (x, y) in [(0, 0), (1, 0), (0, 1), (3, 3)] {

@@ -15,6 +15,10 @@ fn version_1() -> u32 {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn check_version(version: u32) -> Result<(), StudentError> {
     if version == CONFIG_VERSION {
         return Ok(());
@@ -70,6 +74,10 @@ pub struct StudentConfig {
     /// inside, preservation about the outside. Trained on the world's edit masks.
     #[serde(default)]
     pub mask_head: bool,
+    /// With `mask_head`: give the head the features pooled inside and outside the predicted
+    /// region (`true`), or train the region only as an auxiliary task of the backbone (`false`).
+    #[serde(default = "yes")]
+    pub mask_pool: bool,
     /// The word vocabulary (built from the training instructions).
     pub vocab: Vocab,
 }
@@ -100,6 +108,8 @@ pub struct NetworkShape {
     pub score_margin: f32,
     /// See [`StudentConfig::mask_head`].
     pub mask_head: bool,
+    /// See [`StudentConfig::mask_pool`].
+    pub mask_pool: bool,
 }
 
 impl Default for NetworkShape {
@@ -116,6 +126,7 @@ impl Default for NetworkShape {
             hidden: 128,
             score_margin: 0.25,
             mask_head: false,
+            mask_pool: true,
         }
     }
 }
@@ -136,6 +147,7 @@ impl NetworkShape {
             hidden: self.hidden,
             score_margin: self.score_margin,
             mask_head: self.mask_head,
+            mask_pool: self.mask_pool,
             vocab,
         };
         c.validate()?;

@@ -105,6 +105,8 @@ pub struct StudentNet {
     pub cross_attention: MultiHeadAttention,
     /// Last-stage features -> logit of "the instruction allows change here" (`mask_head`).
     pub mask_proj: Option<Linear>,
+    /// Whether the head reads the features pooled inside and outside the predicted region.
+    pub mask_pool: bool,
     /// Pooled image features (mean and max; with the mask head also the means inside and
     /// outside the predicted region), attended features and instruction -> hidden.
     pub head_hidden: Linear,
@@ -170,7 +172,8 @@ impl StudentNet {
             image_position: EmbeddingConfig::new(side * side, d).init(device),
             cross_attention: MultiHeadAttentionConfig::new(d, config.text_heads).with_dropout(0.0).init(device),
             mask_proj: config.mask_head.then(|| LinearConfig::new(c_in, 1).init(device)),
-            head_hidden: LinearConfig::new(if config.mask_head { 4 } else { 2 } * c_in + 2 * d, config.hidden).init(device),
+            mask_pool: config.mask_pool,
+            head_hidden: LinearConfig::new(if config.mask_head && config.mask_pool { 4 } else { 2 } * c_in + 2 * d, config.hidden).init(device),
             head_out: LinearConfig::new(config.hidden, 9).init(device),
             score_margin: config.score_margin,
         }
@@ -218,10 +221,12 @@ impl StudentNet {
         let mask_logits = self.mask_proj.as_ref().map(|proj| {
             // Features averaged over the predicted region and over the rest.
             let logits = proj.forward(flat.clone()).reshape([b, hh * ww]);
-            let inside = sigmoid(logits.clone()).reshape([b, hh * ww, 1]);
-            let outside = inside.clone().neg() + 1.0;
-            features.push(masked_mean(flat.clone(), inside));
-            features.push(masked_mean(flat, outside));
+            if self.mask_pool {
+                let inside = sigmoid(logits.clone()).reshape([b, hh * ww, 1]);
+                let outside = inside.clone().neg() + 1.0;
+                features.push(masked_mean(flat.clone(), inside));
+                features.push(masked_mean(flat, outside));
+            }
             logits
         });
         let features = Tensor::cat(features, 1);
