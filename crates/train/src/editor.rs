@@ -26,6 +26,7 @@ use crate::{Result, TrainError};
 
 /// Everything needed to rebuild an [`Editor`] before loading its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredEditorConfig")]
 pub struct EditorConfig {
     pub unet: UNet2DConditionConfig,
     /// What encodes the prompts (and, in latent space, the images).
@@ -34,6 +35,36 @@ pub struct EditorConfig {
     pub reward: Option<RewardConditioningConfig>,
     /// The training noise schedule (what samplers must use).
     pub noise: NoiseScheduleConfig,
+}
+
+/// [`EditorConfig`] as stored, in either layout: runs and checkpoints written before the SD
+/// encoders existed (2026-11-27) hold a world editor's `text` and `vocab` at the top level instead
+/// of `encoders`. Reading both keeps those runs resumable and usable as `init`.
+#[derive(Deserialize)]
+struct StoredEditorConfig {
+    unet: UNet2DConditionConfig,
+    #[serde(default)]
+    encoders: Option<Encoders>,
+    #[serde(default)]
+    text: Option<WorldTextConfig>,
+    #[serde(default)]
+    vocab: Option<Vocab>,
+    reward: Option<RewardConditioningConfig>,
+    noise: NoiseScheduleConfig,
+}
+
+impl TryFrom<StoredEditorConfig> for EditorConfig {
+    type Error = String;
+
+    fn try_from(s: StoredEditorConfig) -> std::result::Result<Self, String> {
+        let encoders = match (s.encoders, s.text, s.vocab) {
+            (Some(encoders), None, None) => encoders,
+            (None, Some(text), Some(vocab)) => Encoders::World { text, vocab },
+            (None, ..) => return Err("the editor config names no encoders (neither `encoders` nor the older `text` and `vocab`)".into()),
+            (Some(_), ..) => return Err("the editor config has both `encoders` and the older `text`/`vocab` fields: keep one".into()),
+        };
+        Ok(EditorConfig { unet: s.unet, encoders, reward: s.reward, noise: s.noise })
+    }
 }
 
 /// An editor's encoders.
@@ -166,4 +197,34 @@ impl EditorConfig {
 /// predictions are unchanged until they train).
 pub fn attach_reward(editor: Editor, config: &EditorConfig, reward: &RewardConditioningConfig) -> Editor {
     Editor { unet: editor.unet.attach_reward(&config.unet, reward), text_encoder: editor.text_encoder }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world_config() -> EditorConfig {
+        let vocab = Vocab::build(["make the circle red"]);
+        let text = WorldTextConfig { dim: 64, layers: 2, heads: 4, max_tokens: 32, vocab_size: vocab.size() };
+        EditorConfig { unet: UNet2DConditionConfig::default(), encoders: Encoders::World { text, vocab }, reward: None, noise: NoiseScheduleConfig::default() }
+    }
+
+    #[test]
+    fn configs_written_before_the_encoders_field_still_load() {
+        let config = world_config();
+        let mut json = serde_json::to_value(&config).unwrap();
+        // The layout of runs written before 2026-11-27: `text` and `vocab` at the top level.
+        let map = json.as_object_mut().unwrap();
+        let encoders = map.remove("encoders").unwrap();
+        map.insert("text".into(), encoders["text"].clone());
+        map.insert("vocab".into(), encoders["vocab"].clone());
+        let legacy: EditorConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(legacy, config);
+        let current: EditorConfig = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+        assert_eq!(current, config);
+
+        json.as_object_mut().unwrap().remove("vocab");
+        let err = serde_json::from_value::<EditorConfig>(json).unwrap_err().to_string();
+        assert!(err.contains("names no encoders"), "{err}");
+    }
 }
