@@ -635,6 +635,18 @@ fn an_sd_editor_trains_from_an_instructpix2pix_folder_and_edits() {
     ok(&["edit", p(&img), "make the circle red", "--model", p(&run.join("editor")), "--steps", "2", "--out", p(&out)]);
     assert_eq!(image::image_dimensions(&out).unwrap(), (24, 20));
 
+    // Its step-2 checkpoint exports as a whole SD folder (the frozen VAE and CLIP with it) that
+    // inspects clean; exporting over it, or from a folder without checkpoints, is refused.
+    let exported = dir.path().join("exported");
+    let said = ok(&["export", p(&run.join("checkpoints/step-00000002")), "--out", p(&exported)]);
+    assert!(said.contains("step 2"), "{said}");
+    let inspect = ok(&["model", "inspect", p(&exported)]);
+    assert!(inspect.contains("CLIP") && inspect.contains("vae") && inspect.contains("tensor check: ok"), "{inspect}");
+    let err = bad_input(&["export", p(&run), "--out", p(&exported)]);
+    assert!(err.contains("already holds files"), "{err}");
+    let err = bad_input(&["export", p(dir.path()), "--out", p(&dir.path().join("e2"))]);
+    assert!(err.contains("no intact checkpoint"), "{err}");
+
     // The SD 1.5-size preset needs a CLIP tokenizer, and a world preset takes none.
     let err = bad_input(&["model", "init", "--preset", "sd15", "--out", p(&dir.path().join("sd15"))]);
     assert!(err.contains("--tokenizer"), "{err}");

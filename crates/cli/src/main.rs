@@ -60,6 +60,8 @@ enum Command {
     DistillEditor(commands::distill_editor::Args),
     /// Train the editor: stage 1 (InstructPix2Pix) or stage 2 (reward-conditioned) from a recipe.
     Train(commands::train::Args),
+    /// Write a run's checkpoint (its newest, or one named) as an editor folder, before the run ends.
+    Export(commands::export::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
     /// Edit one image with an editor folder: instruction + requested rewards (or a template).
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::ParityScorer(args) => commands::parity::run_scorer(args, cli.backend, cli.gpu),
         Command::Compare(args) => commands::eval::compare(args),
         Command::Train(args) => commands::train::run(args, cli.backend, cli.gpu),
+        Command::Export(args) => commands::export::run(args, cli.backend, cli.gpu),
         Command::DistillEditor(args) => commands::distill_editor::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
         Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),

@@ -1,5 +1,6 @@
 //! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding the editor config, raw and EMA
-//! weights, optimiser state, the step, and `MANIFEST.json` with the SHA-256 of every file.
+//! weights, optimiser state, the step, the sampling defaults, and `MANIFEST.json` with the
+//! SHA-256 of every file.
 //!
 //! Each is written into a hidden temporary folder and renamed into place, so a kill leaves
 //! either the whole checkpoint or none; the manifest is written last and checked on load, so
@@ -21,6 +22,9 @@ pub const CONFIG: &str = "config.json";
 pub const MODEL: &str = "model.bpk";
 pub const EMA: &str = "ema.bpk";
 pub const OPTIM: &str = "optim.bpk";
+/// The run's sampling defaults, for exporting the checkpoint as an editor folder (absent from
+/// checkpoints written before 2026-11-28).
+pub const SAMPLING: &str = "sampling.json";
 
 /// What a checkpoint records besides tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

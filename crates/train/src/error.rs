@@ -25,8 +25,11 @@ pub enum TrainError {
     #[error("model: {0}")]
     Model(#[from] rewardedit_models::ModelError),
     /// No checkpoint in the run folder passed its checksum check.
-    #[error("{}: no intact checkpoint to resume from", .0.display())]
+    #[error("{}: no intact checkpoint there (a run folder keeps them in checkpoints/step-NNNNNNNN)", .0.display())]
     NoCheckpoint(PathBuf),
+    /// An output folder that already holds files (nothing is overwritten).
+    #[error("{}: already holds files: choose another output folder or remove it", .0.display())]
+    OutputExists(PathBuf),
     /// Training stopped because a loss became NaN or infinite.
     #[error("training diverged at step {step}: loss {loss}")]
     Diverged { step: u64, loss: f32 },
@@ -36,7 +39,7 @@ impl TrainError {
     /// Whether the fault is in what the user gave: the recipe's values, its data, the folders
     /// it names, a `--resume` with nothing to resume (not a failed write or a diverged run).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TrainError::Config(_) | TrainError::Data(_) | TrainError::Model(_) | TrainError::NoCheckpoint(_))
+        matches!(self, TrainError::Config(_) | TrainError::Data(_) | TrainError::Model(_) | TrainError::NoCheckpoint(_) | TrainError::OutputExists(_))
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

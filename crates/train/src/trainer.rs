@@ -402,6 +402,7 @@ pub fn fit(
         if done % run.checkpoint_every == 0 || done == end {
             let path = checkpoint::save(&ckpt_root, done, run.keep_checkpoints, |tmp| {
                 checkpoint::write_json(&tmp.join(checkpoint::CONFIG), &config)?;
+                checkpoint::write_json(&tmp.join(checkpoint::SAMPLING), spec.sampling)?;
                 model.clone().save_file(tmp.join(checkpoint::MODEL)).map_err(|e| TrainError::format(tmp.join(checkpoint::MODEL), e))?;
                 ema_model.clone().save_file(tmp.join(checkpoint::EMA)).map_err(|e| TrainError::format(tmp.join(checkpoint::EMA), e))?;
                 optim.save(tmp.join(checkpoint::OPTIM)).map_err(|e| TrainError::format(tmp.join(checkpoint::OPTIM), e))?;

@@ -18,7 +18,8 @@ use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs};
 use rewardedit_train::checkpoint::{self, CHECKPOINTS_DIR};
 use rewardedit_train::data::Dataset;
-use rewardedit_train::editor::{attach_reward, Editor};
+use rewardedit_train::editor::{attach_reward, Editor, EditorConfig};
+use rewardedit_train::export::export_checkpoint;
 use rewardedit_train::metrics;
 use rewardedit_train::recipe::{DropoutConfig, Init, Stage, TrainRecipe, WeightsKind};
 use rewardedit_train::trainer::{draw_rng, frozen_encoders, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
@@ -224,6 +225,79 @@ fn stage_2_from_an_exported_editor_folder_starts_from_its_weights() {
     back.init = Init::Editor { path: out.editor_dir.unwrap() };
     let err = initial_editor(&back, &data, &flex, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("cannot start from a reward editor"), "{err}");
+}
+
+/// Every file under `dir`, relative path -> content: bytes, or for safetensors files each
+/// tensor's name, dtype, shape and bytes (the header's metadata order is not fixed).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let mut bytes = std::fs::read(&path).unwrap();
+                if path.extension().is_some_and(|e| e == "safetensors") {
+                    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+                    let mut tensors = st.tensors();
+                    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+                    bytes = tensors.into_iter().flat_map(|(name, t)| [name.into_bytes(), format!("{:?}{:?}", t.dtype(), t.shape()).into_bytes(), t.data().to_vec()]).flatten().collect();
+                }
+                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), bytes);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_checkpoint_exports_as_the_editor_folder_the_run_ends_with() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut recipe = micro();
+    recipe.optim.steps = 4;
+    recipe.sampling.steps = Some(7);
+    let run = tmp.path().join("run");
+    let end = train(&recipe, &run, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let flex = Device::flex();
+    let out = tmp.path().join("export");
+    assert_eq!(export_checkpoint(&run, WeightsKind::Ema, &out, &flex, &mut |_| {}).unwrap(), 4);
+    let (ours, theirs) = (tree(&out), tree(&end.editor_dir.unwrap()));
+    assert_eq!(ours.keys().collect::<Vec<_>>(), theirs.keys().collect::<Vec<_>>());
+    let differ: Vec<_> = ours.iter().filter(|(k, v)| theirs[*k] != **v).map(|(k, _)| k).collect();
+    assert!(differ.is_empty(), "the newest checkpoint's EMA editor is the folder the run exported; these differ: {differ:?}");
+    assert_eq!(rewardedit_models::pipeline::Editor::load(&out, &flex).unwrap().config.defaults.steps, 7);
+
+    // Nothing is overwritten; a folder without checkpoints is named.
+    let err = export_checkpoint(&run, WeightsKind::Ema, &out, &flex, &mut |_| {}).unwrap_err();
+    assert!(err.is_bad_input() && err.to_string().contains("already holds files"), "{err}");
+    let err = export_checkpoint(tmp.path(), WeightsKind::Ema, &tmp.path().join("none"), &flex, &mut |_| {}).unwrap_err();
+    assert!(err.is_bad_input() && err.to_string().contains("no intact checkpoint"), "{err}");
+
+    // A run stopped early, whose checkpoint predates the sampling record (as runs written
+    // before it): the raw weights of step 2 export, with the recipe's sampling defaults.
+    let cut = tmp.path().join("cut");
+    train(&recipe, &cut, &TrainOptions { resume: false, stop_after: Some(2) }, &device(), &mut |_| {}).unwrap();
+    assert!(!cut.join("editor").exists());
+    let step2 = cut.join(CHECKPOINTS_DIR).join(checkpoint::step_dir_name(2));
+    std::fs::remove_file(step2.join(checkpoint::SAMPLING)).unwrap();
+    let manifest_path = step2.join(checkpoint::MANIFEST);
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["sha256"].as_object_mut().unwrap().remove(checkpoint::SAMPLING);
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let early = tmp.path().join("early");
+    assert_eq!(export_checkpoint(&step2, WeightsKind::Raw, &early, &flex, &mut |_| {}).unwrap(), 2);
+    let editor = rewardedit_models::pipeline::Editor::load(&early, &flex).unwrap();
+    assert_eq!(editor.config.defaults.steps, 7, "from the run's recipe.toml");
+    let config: EditorConfig = checkpoint::read_json(&step2.join(checkpoint::CONFIG)).unwrap();
+    let raw = Editor::new(&config, &flex).unwrap().load_weights(&step2.join(checkpoint::MODEL)).unwrap();
+    let x = Tensor::<4>::random([1, 6, 16, 16], Distribution::Normal(0.0, 1.0), &flex);
+    let t = Tensor::<1>::from_floats([500.0], &flex);
+    let text = raw.text_encoder.as_ref().unwrap().encode(config.vocab().unwrap(), &["make the circle red"], &flex);
+    let diff = (raw.unet.forward(x.clone(), t.clone(), text.hidden.clone(), None) - editor.unet.forward(x, t, text.hidden, None)).abs().max().into_scalar::<f32>();
+    assert!(diff < 1e-6, "raw weights exported: {diff}");
 }
 
 #[test]

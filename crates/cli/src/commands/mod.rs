@@ -7,6 +7,7 @@ pub mod distill_editor;
 pub mod distill_scorer;
 pub mod edit;
 pub mod eval;
+pub mod export;
 pub mod info;
 pub mod label;
 pub mod model;
