@@ -7,15 +7,39 @@
 //! and the empty one. An editor that follows instructions is closer to the target with the true
 //! instruction than with a wrong one, most of all inside the edit's region; one that ignores
 //! them scores the three alike. Any prediction type (epsilon, sample, v).
+//!
+//! Then what the exact oracle says about the same triplets edited three ways: the one-step x0
+//! from pure noise at t = 999 with the true instruction (the model's conditional mean), and full
+//! DDIM sampling without and with guidance. A mean that follows where the samples do not points
+//! at the sampling, not at what the model learnt.
 
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use rewardedit_models::pipeline::Editor;
+use rewardedit_models::pipeline::convert::to_images;
+use rewardedit_models::pipeline::{edit, EditRequest, EditSettings, Editor};
+use rewardedit_models::schedulers::SchedulerKind;
+use rewardedit_core::RewardCondition;
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_train::data::images_tensor;
-use rewardedit_world::{sample_triplet, WorldConfig};
+use rewardedit_world::{sample_triplet, Oracle, Triplet, WorldConfig};
+
+/// Mean oracle following / preservation / quality of `edits` of `triplets`, and their L2 to the
+/// exact targets ([0, 1] scale).
+fn judge(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
+    let oracle = Oracle::new(32);
+    let (mut f, mut p, mut q, mut l2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (t, e) in triplets.iter().zip(edits) {
+        let r = oracle.score(&t.scene, &t.instruction, e).expect("oracle scores a 32 px edit");
+        f += r.following.score() as f64;
+        p += r.preservation.score() as f64;
+        q += r.quality.score() as f64;
+        l2 += e.as_raw().iter().zip(t.target.as_raw()).map(|(&a, &b)| ((f64::from(a) - f64::from(b)) / 255.0).powi(2)).sum::<f64>() / e.as_raw().len() as f64;
+    }
+    let n = triplets.len() as f64;
+    format!("following {:.2} | preservation {:.2} | quality {:.2} | L2 to target {:.4}", f / n, p / n, q / n, l2 / n)
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -51,7 +75,8 @@ fn main() {
     println!("copy the source: x0 MSE {:.4} (in the edit region {:.4})", copy.clone().mean().into_scalar::<f32>(), in_region(copy));
     println!("  t  | prompt      | x0 MSE vs target | in edit region | x0 MSE vs source");
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    for t in [50usize, 200, 400, 600, 800] {
+    let mut mean_edit = None;
+    for t in [50usize, 200, 400, 600, 800, 950, 999] {
         let dims = target.dims();
         let noise: Vec<f32> = (0..dims.iter().product::<usize>()).map(|_| rand_distr::Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect();
         let noise = Tensor::<4>::from_data(TensorData::new(noise, dims), &device);
@@ -64,6 +89,9 @@ fn main() {
             let out = editor.unet.forward(input, tt, hidden, None);
             let eps = schedule.epsilon_from(out, noisy.clone(), a);
             let x0 = ((noisy.clone() - eps * (1.0 - a).sqrt()) / a.sqrt()).clamp(-1.0, 1.0);
+            if t == 999 && name == "true" {
+                mean_edit = Some(to_images(x0.clone()));
+            }
             let err = sq(x0.clone(), target.clone());
             println!(
                 "{t:4} | {name:<11} | {:.4}           | {:.4}         | {:.4}",
@@ -72,5 +100,15 @@ fn main() {
                 sq(x0, source.clone()).mean().into_scalar::<f32>()
             );
         }
+    }
+
+    println!("\nexact oracle on the same {n} triplets (true instructions, null reward):");
+    println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit.expect("t = 999 was run")));
+    println!("  the source (no edit):                           {}", judge(&triplets, &triplets.iter().map(|t| t.source.clone()).collect::<Vec<_>>()));
+    let requests: Vec<EditRequest> = triplets.iter().map(|t| EditRequest { image: t.source.clone(), instruction: t.instruction.text.clone(), reward: RewardCondition::Null }).collect();
+    for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
+        let settings = EditSettings { steps: 20, text_cfg, image_cfg, reward_cfg: 1.0, seed: 0, scheduler: SchedulerKind::Ddim, max_side: None };
+        let edits = edit(&editor, &requests, &settings, &mut |_, _| {}).expect("the editor edits");
+        println!("  DDIM 20, text {text_cfg} / image {image_cfg}:                     {}", judge(&triplets, &edits));
     }
 }
