@@ -64,12 +64,7 @@ pub fn export_checkpoint(path: &Path, weights: WeightsKind, out: &Path, device: 
         WeightsKind::Raw => "raw",
     };
     events(TrainEvent::Preparing(format!("exporting step {step} ({which} weights) from {}", dir.display())));
-    let config: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
-    let file = dir.join(match weights {
-        WeightsKind::Ema => checkpoint::EMA,
-        WeightsKind::Raw => checkpoint::MODEL,
-    });
-    let editor = Editor::new(&config, device)?.load_weights(&file)?;
+    let (config, editor) = Editor::open_checkpoint(&dir, weights, device)?;
     let sampling = checkpoint_sampling(&dir, events)?;
     let frozen = frozen_encoders(&config, device, events)?;
     save_editor_with(&editor, &config, frozen.as_ref(), &sampling, out)?;

@@ -134,12 +134,7 @@ pub fn initial_editor(recipe: &TrainRecipe, data: &Dataset, device: &Device, eve
         Init::Checkpoint { path, weights } => {
             let dir = checkpoint::resolve(path)?;
             events(TrainEvent::Preparing(format!("initialising from {}", dir.display())));
-            let base: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
-            let file = dir.join(match weights {
-                WeightsKind::Ema => checkpoint::EMA,
-                WeightsKind::Raw => checkpoint::MODEL,
-            });
-            let editor = Editor::new(&base, device)?.load_weights(&file)?;
+            let (base, editor) = Editor::open_checkpoint(&dir, *weights, device)?;
             staged(recipe, reward, base, editor, &dir)
         }
         Init::Editor { path } => {
@@ -174,6 +169,17 @@ fn staged(recipe: &TrainRecipe, reward: Option<RewardConditioningConfig>, base: 
 }
 
 impl Editor {
+    /// The editor of checkpoint folder `dir`: its config and its EMA or raw weights.
+    pub fn open_checkpoint(dir: &Path, weights: WeightsKind, device: &Device) -> Result<(EditorConfig, Self)> {
+        let config: EditorConfig = checkpoint::read_json(&dir.join(checkpoint::CONFIG))?;
+        let file = dir.join(match weights {
+            WeightsKind::Ema => checkpoint::EMA,
+            WeightsKind::Raw => checkpoint::MODEL,
+        });
+        let editor = Editor::new(&config, device)?.load_weights(&file)?;
+        Ok((config, editor))
+    }
+
     /// Loads burn-pack weights saved by a checkpoint.
     pub fn load_weights(self, path: &Path) -> Result<Self> {
         self.try_load_file(path).map_err(|e| TrainError::format(path, e))
