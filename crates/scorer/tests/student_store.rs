@@ -9,7 +9,7 @@ use image::RgbImage;
 use rewardedit_scorer::student::batch::{image_tensor, token_tensor};
 use rewardedit_models::int8::{dequantize_file, file_format, quantize_file, Granularity, FORMAT_V1, SCALE_SUFFIX};
 use rewardedit_scorer::student::store::{to_safetensors_bytes, FP32_FILE, INT8_FILE};
-use rewardedit_scorer::student::{load_student, save_student, Precision, StudentNet};
+use rewardedit_scorer::student::{load_student, save_student, Precision, StudentConfig, StudentNet};
 use rewardedit_scorer::{ScoreError, ScoreRequest, Scorer, StudentScorer};
 use safetensors::tensor::{Dtype, SafeTensors};
 use student_support::{tiny_config, world_examples};
@@ -26,24 +26,30 @@ fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfi
 #[test]
 fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
     let ex = world_examples(21, 14);
-    let config = tiny_config(&ex);
-    let device = Device::flex();
-    device.seed(4);
-    let model = StudentNet::new(&config, &device);
-    let dir = tempfile::tempdir().unwrap();
-    save_student(dir.path(), &config, &model).unwrap();
+    // With and without the per-block cross-attention: both layouts must survive the folder.
+    for block_attention in [false, true] {
+        let config = StudentConfig { block_attention, ..tiny_config(&ex) };
+        let device = Device::flex();
+        device.seed(4);
+        let model = StudentNet::new(&config, &device);
+        let dir = tempfile::tempdir().unwrap();
+        save_student(dir.path(), &config, &model).unwrap();
+        let fp32 = std::fs::read(dir.path().join(FP32_FILE)).unwrap();
+        let names = SafeTensors::deserialize(&fp32).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
+        assert_eq!(names.iter().any(|n| n.contains("attention.proj_in")), block_attention, "{names:?}");
 
-    let (loaded_config, loaded) = load_student(dir.path(), Precision::Fp32, &device).unwrap();
-    assert_eq!(loaded_config, config);
-    assert_eq!(outputs(&model, &config, &ex, &device), outputs(&loaded, &config, &ex, &device));
+        let (loaded_config, loaded) = load_student(dir.path(), Precision::Fp32, &device).unwrap();
+        assert_eq!(loaded_config, config);
+        assert_eq!(outputs(&model, &config, &ex, &device), outputs(&loaded, &config, &ex, &device));
 
-    let (_, int8) = load_student(dir.path(), Precision::Int8, &device).unwrap();
-    let (a, b) = (outputs(&model, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
-    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    assert!(worst > 0.0, "int8 weights should not be bit-identical to fp32");
-    assert!(worst < 0.05, "int8 changes an output by {worst}");
-    let size = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().len();
-    assert!(size(INT8_FILE) * 2 < size(FP32_FILE), "{} vs {}", size(INT8_FILE), size(FP32_FILE));
+        let (_, int8) = load_student(dir.path(), Precision::Int8, &device).unwrap();
+        let (a, b) = (outputs(&model, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst > 0.0, "int8 weights should not be bit-identical to fp32");
+        assert!(worst < 0.05, "int8 changes an output by {worst} (block_attention {block_attention})");
+        let size = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().len();
+        assert!(size(INT8_FILE) * 2 < size(FP32_FILE), "{} vs {}", size(INT8_FILE), size(FP32_FILE));
+    }
 }
 
 #[test]

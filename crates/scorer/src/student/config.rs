@@ -78,6 +78,12 @@ pub struct StudentConfig {
     /// region (`true`), or train the region only as an auxiliary task of the backbone (`false`).
     #[serde(default = "yes")]
     pub mask_pool: bool,
+    /// Give every residual block a cross-attention from its image positions to the
+    /// instruction's words, at every resolution: each position gathers the words about it
+    /// ("the red circle" at the circle's pixels), where FiLM only rescales whole channels by the
+    /// mean of the words. Folders written before it existed have none.
+    #[serde(default)]
+    pub block_attention: bool,
     /// The word vocabulary (built from the training instructions).
     pub vocab: Vocab,
 }
@@ -110,6 +116,8 @@ pub struct NetworkShape {
     pub mask_head: bool,
     /// See [`StudentConfig::mask_pool`].
     pub mask_pool: bool,
+    /// See [`StudentConfig::block_attention`].
+    pub block_attention: bool,
 }
 
 impl Default for NetworkShape {
@@ -127,6 +135,7 @@ impl Default for NetworkShape {
             score_margin: 0.25,
             mask_head: false,
             mask_pool: true,
+            block_attention: false,
         }
     }
 }
@@ -148,6 +157,7 @@ impl NetworkShape {
             score_margin: self.score_margin,
             mask_head: self.mask_head,
             mask_pool: self.mask_pool,
+            block_attention: self.block_attention,
             vocab,
         };
         c.validate()?;

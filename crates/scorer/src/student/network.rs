@@ -13,8 +13,9 @@
 //!
 //! Following depends on which object and attribute the instruction names, so the words look up
 //! the image positions they are about (cross-attention), rather than only rescaling channels
-//! (FiLM); quality artefacts (noise, blur, 8x8 blocking, ghosts, banding) are seen at full
-//! resolution by the stem and the first residual block.
+//! (FiLM); with `block_attention`, every residual block's positions also look up the words
+//! about them, at every resolution. Quality artefacts (noise, blur, 8x8 blocking, ghosts,
+//! banding) are seen at full resolution by the stem and the first residual block.
 
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -42,7 +43,8 @@ fn conv3x3(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Conv2d 
 }
 
 /// A pre-activation residual block (He et al. 2016, "Identity mappings", fig. 4e) whose second
-/// normalisation is FiLM-modulated by the instruction: `h + conv2(silu(film(norm2(conv1(silu(norm1(h)))))))`.
+/// normalisation is FiLM-modulated by the instruction: `h + conv2(silu(film(norm2(conv1(silu(norm1(h)))))))`,
+/// then, with `block_attention`, a cross-attention from its positions to the words.
 #[derive(Module, Debug)]
 pub struct ResBlock {
     pub norm1: GroupNorm,
@@ -51,26 +53,67 @@ pub struct ResBlock {
     /// Instruction -> (scale, shift) of the block's channels.
     pub film: Linear,
     pub conv2: Conv2d,
+    pub attention: Option<BlockAttention>,
 }
 
 impl ResBlock {
-    fn new(channels: usize, groups: usize, text_dim: usize, device: &Device) -> Self {
+    fn new(channels: usize, config: &StudentConfig, device: &Device) -> Self {
+        let (groups, text_dim) = (config.groups, config.text_dim);
         ResBlock {
             norm1: GroupNormConfig::new(groups, channels).init(device),
             conv1: conv3x3(channels, channels, 1, device),
             norm2: GroupNormConfig::new(groups, channels).init(device),
             film: LinearConfig::new(text_dim, 2 * channels).init(device),
             conv2: conv3x3(channels, channels, 1, device),
+            attention: config.block_attention.then(|| BlockAttention::new(channels, config, device)),
         }
     }
 
-    fn forward(&self, h: Tensor<4>, text: &Tensor<2>) -> Tensor<4> {
+    fn forward(&self, h: Tensor<4>, text: &EncodedText) -> Tensor<4> {
         let [b, c, _, _] = h.dims();
         let x = self.norm2.forward(self.conv1.forward(silu(self.norm1.forward(h.clone()))));
-        let gb = self.film.forward(text.clone());
+        let gb = self.film.forward(text.pooled.clone());
         let gamma = gb.clone().narrow(1, 0, c).reshape([b, c, 1, 1]);
         let beta = gb.narrow(1, c, c).reshape([b, c, 1, 1]);
-        h + self.conv2.forward(silu(x * (gamma + 1.0) + beta))
+        let h = h + self.conv2.forward(silu(x * (gamma + 1.0) + beta));
+        match &self.attention {
+            Some(attention) => attention.forward(h, text),
+            None => h,
+        }
+    }
+}
+
+/// Cross-attention from every image position to the instruction's words, as in a text-to-image
+/// UNet's transformer block (Rombach et al. 2022): `h + out(attend(in(norm(h)), words))`. A
+/// position inside "the red circle" can pick up "red" and "circle" and tell the head whether
+/// this is where change was asked for.
+#[derive(Module, Debug)]
+pub struct BlockAttention {
+    pub norm: GroupNorm,
+    /// Channels -> attention width (the queries).
+    pub proj_in: Linear,
+    pub attention: MultiHeadAttention,
+    /// Attention width -> channels.
+    pub proj_out: Linear,
+}
+
+impl BlockAttention {
+    fn new(channels: usize, config: &StudentConfig, device: &Device) -> Self {
+        let d = config.text_dim;
+        BlockAttention {
+            norm: GroupNormConfig::new(config.groups, channels).init(device),
+            proj_in: LinearConfig::new(channels, d).init(device),
+            attention: MultiHeadAttentionConfig::new(d, config.text_heads).with_dropout(0.0).init(device),
+            proj_out: LinearConfig::new(d, channels).init(device),
+        }
+    }
+
+    fn forward(&self, h: Tensor<4>, text: &EncodedText) -> Tensor<4> {
+        let [b, c, hh, ww] = h.dims();
+        let x = self.norm.forward(h.clone()).reshape([b, c, hh * ww]).swap_dims(1, 2);
+        let input = MhaInput::new(self.proj_in.forward(x), text.words.clone(), text.words.clone()).mask_pad(text.pad.clone());
+        let out = self.proj_out.forward(self.attention.forward(input).context);
+        h + out.swap_dims(1, 2).reshape([b, c, hh, ww])
     }
 }
 
@@ -140,6 +183,8 @@ struct EncodedText {
     words: Tensor<3>,
     /// `[batch, max_tokens, 1]`: 1 for real words, 0 for padding.
     keep: Tensor<3>,
+    /// `[batch, max_tokens]`: true for padding.
+    pad: Tensor<2, Bool>,
     /// `[batch, text_dim]` mean over real words.
     pooled: Tensor<2>,
 }
@@ -153,7 +198,7 @@ impl StudentNet {
         for (i, &c) in config.channels.iter().enumerate() {
             stages.push(Stage {
                 down: (i > 0).then(|| conv3x3(c_in, c, 2, device)),
-                blocks: (0..config.blocks).map(|_| ResBlock::new(c, g, d, device)).collect(),
+                blocks: (0..config.blocks).map(|_| ResBlock::new(c, config, device)).collect(),
             });
             c_in = c;
         }
@@ -186,9 +231,9 @@ impl StudentNet {
         let positions = Tensor::<1, Int>::arange(0..l as i64, &device).unsqueeze_dim::<2>(0).repeat_dim(0, b);
         let x = self.token_embedding.forward(tokens) + self.position_embedding.forward(positions);
         let words = self.text_encoder.forward(TransformerEncoderInput::new(x).mask_pad(pad.clone()));
-        let keep = pad.bool_not().float().unsqueeze_dim::<3>(2);
+        let keep = pad.clone().bool_not().float().unsqueeze_dim::<3>(2);
         let pooled = masked_mean(words.clone(), keep.clone());
-        EncodedText { words, keep, pooled }
+        EncodedText { words, keep, pad, pooled }
     }
 
     /// Scores a batch: `images` `[batch, 9, res, res]` (see `batch::image_tensor`), `tokens`
@@ -201,7 +246,7 @@ impl StudentNet {
                 h = down.forward(h);
             }
             for block in &stage.blocks {
-                h = block.forward(h, &text.pooled);
+                h = block.forward(h, &text);
             }
         }
         let h = silu(self.out_norm.forward(h));
