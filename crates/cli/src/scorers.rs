@@ -98,6 +98,7 @@ impl LvlmArgs {
 }
 
 /// A ready scorer. The LVLM teacher is kept typed so progress can show its usage and cost.
+#[allow(clippy::large_enum_variant)] // one per command: boxing would only add a deref
 pub enum Built {
     Lvlm(LvlmScorer),
     Other(Box<dyn Scorer>),

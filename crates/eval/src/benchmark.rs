@@ -80,6 +80,10 @@ impl WorldSpec {
     pub fn len(&self) -> u64 {
         self.items_per_type * EditType::ALL.len() as u64
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Environment variable naming the Real-Edit folder.

@@ -89,7 +89,7 @@ pub fn quantize_symmetric(w: &[f32]) -> (Vec<i8>, f32) {
 
 /// Symmetric int8 with one scale per row of `w` (`rows` equal contiguous blocks).
 pub fn quantize_per_row(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
-    assert!(rows > 0 && w.len() % rows == 0, "{} values do not split into {rows} rows", w.len());
+    assert!(rows > 0 && w.len().is_multiple_of(rows), "{} values do not split into {rows} rows", w.len());
     let (mut q, mut scales) = (Vec::with_capacity(w.len()), Vec::with_capacity(rows));
     for row in w.chunks_exact(w.len() / rows) {
         let (qr, s) = quantize_symmetric(row);
@@ -101,7 +101,7 @@ pub fn quantize_per_row(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
 
 /// `q * scale`, with one scale for all of `q` or one per row (`scales.len()` equal rows).
 pub fn dequantize(q: &[i8], scales: &[f32]) -> Vec<f32> {
-    assert!(!scales.is_empty() && q.len() % scales.len() == 0, "{} scales for {} values", scales.len(), q.len());
+    assert!(!scales.is_empty() && q.len().is_multiple_of(scales.len()), "{} scales for {} values", scales.len(), q.len());
     let row = q.len() / scales.len();
     q.chunks_exact(row.max(1)).zip(scales).flat_map(|(r, &s)| r.iter().map(move |&v| f32::from(v) * s)).collect()
 }
@@ -186,11 +186,10 @@ pub fn dequantize_file(int8: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
-        if let Some(base) = name.strip_suffix(SCALE_SUFFIX) {
-            if st.tensor(base).is_ok_and(|w| w.dtype() == Dtype::I8) {
+        if let Some(base) = name.strip_suffix(SCALE_SUFFIX)
+            && st.tensor(base).is_ok_and(|w| w.dtype() == Dtype::I8) {
                 continue;
             }
-        }
         if view.dtype() != Dtype::I8 {
             out.push((name, view.dtype(), shape, view.data().to_vec()));
             continue;

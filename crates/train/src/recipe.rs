@@ -297,7 +297,7 @@ impl TrainRecipe {
         if o.steps == 0 || o.batch_size == 0 || o.grad_accum == 0 {
             return bad("optim.steps, optim.batch_size and optim.grad_accum must be positive".into());
         }
-        if !(o.lr > 0.0 && o.lr.is_finite()) || !(0.0..=1.0).contains(&o.min_lr_fraction) || !(0.0..1.0).contains(&o.ema_decay) {
+        if !o.lr.is_finite() || o.lr <= 0.0 || !(0.0..=1.0).contains(&o.min_lr_fraction) || !(0.0..1.0).contains(&o.ema_decay) {
             return bad(format!("optim.lr ({}) must be positive, min_lr_fraction in [0, 1], ema_decay in [0, 1)", o.lr));
         }
         let d = &self.dropout;

@@ -7,6 +7,9 @@ use rand_chacha::ChaCha8Rng;
 use rewardedit_core::EditType;
 use rewardedit_world::{pixels, sample_case, Flaw, FlawKind, Oracle, WorldConfig};
 
+/// A calibration row: case name, mean and lowest score per axis, mean badness per quality measure.
+type Row = (String, [f32; 3], [f32; 3], [f32; 5]);
+
 fn main() -> Result<(), rewardedit_world::Error> {
     let args: Vec<String> = std::env::args().collect();
     let size: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
@@ -16,7 +19,7 @@ fn main() -> Result<(), rewardedit_world::Error> {
     for t in EditType::ALL {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let cases: Vec<_> = (0..per_type).map(|_| sample_case(&cfg, t, &mut rng)).collect::<Result<_, _>>()?;
-        let mut rows: Vec<(String, [f32; 3], [f32; 3], [f32; 5])> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
         let mut add = |name: String, scores: Vec<([f32; 3], [f32; 5])>| {
             if scores.is_empty() {
                 return;

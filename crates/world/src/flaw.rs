@@ -274,6 +274,8 @@ fn dct8(v: &mut [f32; BLOCK], inverse: bool) {
     *v = out;
 }
 
+// Channel-planar work on interleaved pixels: `ch` indexes inside each pixel, not one slice.
+#[allow(clippy::needless_range_loop)]
 fn jpeg_like(px: &mut Px, size: u32, step: f32) {
     let n = size as usize;
     for by in (0..n / BLOCK).map(|b| b * BLOCK) {

@@ -110,8 +110,8 @@ fn block_excess(diff: &[Option<[f32; 3]>], size: u32, tolerance: f32) -> (f32, V
     for (i, d) in diff.iter().enumerate() {
         if let Some(d) = d {
             let s = &mut sums[(i / n / b) * nb + (i % n) / b];
-            for c in 0..3 {
-                s.0[c] += d[c];
+            for (acc, v) in s.0.iter_mut().zip(d) {
+                *acc += v;
             }
             s.1 += 1;
         }

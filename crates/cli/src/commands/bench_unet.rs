@@ -54,7 +54,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         None => UNet2DConditionConfig { in_channels: 8, ..UNet2DConditionConfig::default() },
     };
     config.validate().bad_input()?;
-    if args.latent % 8 != 0 {
+    if !args.latent.is_multiple_of(8) {
         return Err(bad_input("--latent must be a multiple of 8 (three downsamplings)"));
     }
     let mut device: Device = backend::device(kind, gpu)?;

@@ -37,7 +37,7 @@ pub fn world_tiny_unet() -> UNet2DConditionConfig {
 /// A world text encoder sized for `unet` (width = its `cross_attention_dim`) over `vocab`.
 pub fn world_text_for(unet: &UNet2DConditionConfig, vocab: &Vocab) -> WorldTextConfig {
     let dim = unet.cross_attention_dim;
-    let heads = [4, 2, 1].into_iter().find(|h| dim % h == 0).unwrap_or(1);
+    let heads = [4, 2, 1].into_iter().find(|h| dim.is_multiple_of(*h)).unwrap_or(1);
     WorldTextConfig { dim, layers: 1, heads, max_tokens: 24, vocab_size: vocab.size() }
 }
 

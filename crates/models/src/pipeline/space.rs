@@ -25,6 +25,7 @@ impl SpaceKind {
 
 /// The editor's denoising space with what it needs to get there and back.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per editor: boxing the VAE would only add a deref
 pub enum ImageSpace {
     /// Denoise images in `[-1, 1]` directly.
     Pixel,

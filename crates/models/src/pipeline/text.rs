@@ -12,6 +12,7 @@ use crate::Result;
 
 /// The text encoder of an editor with its tokenizer.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per editor: boxing CLIP would only add a deref
 pub enum PromptEncoder {
     /// The world editor's word-level encoder and vocabulary (pixel-space world editors).
     World { encoder: WorldTextEncoder, vocab: Vocab },

@@ -85,7 +85,7 @@ impl CLIPTextConfig {
     /// Checks that the sizes fit together.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(ModelError::InvalidConfig(m));
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(format!(
                 "text encoder hidden_size = {} is not divisible by num_attention_heads = {}",
                 self.hidden_size, self.num_attention_heads

@@ -38,7 +38,7 @@ impl WorldTextConfig {
         if self.dim == 0 || self.layers == 0 || self.max_tokens == 0 || self.vocab_size < 2 {
             return bad(format!("world text encoder: dim, layers, max_tokens must be > 0 and vocab_size >= 2, got {self:?}"));
         }
-        if self.heads == 0 || self.dim % self.heads != 0 {
+        if self.heads == 0 || !self.dim.is_multiple_of(self.heads) {
             return bad(format!("world text encoder: heads ({}) must divide dim ({})", self.heads, self.dim));
         }
         Ok(())

@@ -183,7 +183,7 @@ impl StudentConfig {
             return bad(format!("channels {:?} must be non-empty and positive", self.channels));
         }
         let down = 1u32 << (self.channels.len() - 1).min(31);
-        if self.resolution < 8 || self.resolution % down != 0 {
+        if self.resolution < 8 || !self.resolution.is_multiple_of(down) {
             return bad(format!(
                 "resolution {} must be at least 8 and divisible by {down} ({} stride-2 stages)",
                 self.resolution,
@@ -193,7 +193,7 @@ impl StudentConfig {
         if self.blocks == 0 || self.groups == 0 || self.channels.iter().any(|c| c % self.groups != 0) {
             return bad(format!("blocks {} and groups {} must be positive, and groups must divide channels {:?}", self.blocks, self.groups, self.channels));
         }
-        if self.text_dim == 0 || self.text_heads == 0 || self.text_dim % self.text_heads != 0 {
+        if self.text_dim == 0 || self.text_heads == 0 || !self.text_dim.is_multiple_of(self.text_heads) {
             return bad(format!("text_heads {} must divide text_dim {}", self.text_heads, self.text_dim));
         }
         if !(0.0..=5.0).contains(&self.score_margin) {

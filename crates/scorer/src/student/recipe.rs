@@ -101,7 +101,7 @@ impl DistillRecipe {
                 "steps, checkpoint_every, log_every and eval_batch_size must be positive and batch_size at least 2".into(),
             ));
         }
-        if !(t.lr > 0.0 && t.lr.is_finite()) || !(0.0..=1.0).contains(&t.min_lr_fraction) {
+        if !t.lr.is_finite() || t.lr <= 0.0 || !(0.0..=1.0).contains(&t.min_lr_fraction) {
             return Err(StudentError::Config(format!("lr {} must be positive, min_lr_fraction in [0, 1]", t.lr)));
         }
         for d in self.training_sources().chain([&self.heldout]) {

@@ -116,7 +116,7 @@ impl DistillRecipe {
         let bad = |m: String| Err(TrainError::Config(m));
         let steps = self.teacher_steps;
         let halvings = 1usize << self.progressive.rounds;
-        if steps == 0 || steps % halvings != 0 {
+        if steps == 0 || !steps.is_multiple_of(halvings) {
             return bad(format!(
                 "teacher_steps = {steps} must be a positive multiple of 2^rounds = {halvings} (each round halves the steps)"
             ));

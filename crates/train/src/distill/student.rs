@@ -35,7 +35,7 @@ pub fn student_config(teacher: &EditorConfig, changes: &toml::Table) -> Result<E
         ));
     }
     let width = unet.block_out_channels[0];
-    if teacher.reward.is_some() && width % REWARD_HEADS != 0 {
+    if teacher.reward.is_some() && !width.is_multiple_of(REWARD_HEADS) {
         return Err(TrainError::Config(format!(
             "student: block_out_channels[0] = {width} must be a multiple of {REWARD_HEADS} (the reward cross-attention's heads)"
         )));

@@ -117,7 +117,7 @@ pub fn html(s: &DemoSummary, grid_header: &[String], grid: &[GridRow]) -> Result
     speed_rows.extend(
         s.speed.students.iter().map(|(k, v)| vec![k.key().to_string(), f(timed(k), 3), f(v.speedup, 1), format!(">= {}", s.speed.min_speedup), verdict(v.pass)]),
     );
-    h += &html_table(&["model", "median s per edit", "speed-up vs teacher", "target", "verdict"], speed_rows.into_iter());
+    h += &html_table(&["model", "median s per edit", "speed-up vs teacher", "target", "verdict"], speed_rows);
 
     h += "<h2>Parity</h2><p>Thresholds: <code>eval/parity.toml</code>. Differences are student minus teacher with paired-bootstrap 95% intervals; the demo reports a FAIL, it does not stop on one.</p>";
     for p in &s.parity {
