@@ -1,17 +1,18 @@
 //! Does a trained world editor read its instruction? Run by hand:
-//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N]`.
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED]`.
 //!
-//! One denoising step at several timesteps on N world triplets (training seed 1, the null
-//! reward), through the loaded editor: the x0 the model implies, compared with the target and
+//! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
+//! training data of the world recipes; another seed gives scenes the editor never saw; training
+//! wordings either way), with the null reward, through the loaded editor: the x0 the model implies, compared with the target and
 //! with the source, under three prompts: the true instruction, another triplet's instruction,
 //! and the empty one. An editor that follows instructions is closer to the target with the true
 //! instruction than with a wrong one, most of all inside the edit's region; one that ignores
 //! them scores the three alike. Any prediction type (epsilon, sample, v).
 //!
-//! Then what the exact oracle says about the same triplets edited three ways: the one-step x0
+//! Then what the exact oracle says about the same triplets edited several ways: the one-step x0
 //! from pure noise at t = 999 with the true instruction (the model's conditional mean), and full
-//! DDIM sampling without and with guidance. A mean that follows where the samples do not points
-//! at the sampling, not at what the model learnt.
+//! sampling (each scheduler, 20 steps) without and with guidance. A mean that follows where the
+//! samples do not points at the sampling, not at what the model learnt.
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -44,17 +45,18 @@ fn judge(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next() else {
-        eprintln!("usage: diagnose_editor EDITOR_DIR [N]  (a world editor folder, e.g. checkpoints/world-teacher)");
+        eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED]  (a world editor folder, e.g. checkpoints/world-teacher)");
         std::process::exit(2);
     };
     let n: usize = args.next().map_or(64, |s| s.parse().expect("N: a number of triplets"));
+    let seed: u64 = args.next().map_or(1, |s| s.parse().expect("SEED: a world seed"));
     let device = Device::flex();
     let editor = Editor::load(&dir, &device).unwrap_or_else(|e| {
         eprintln!("{dir}: {e}");
         std::process::exit(2)
     });
     let world = WorldConfig { size: 32, ..WorldConfig::default() };
-    let triplets: Vec<_> = (0..n as u64).map(|i| sample_triplet(&world, 1, i).expect("world triplet")).collect();
+    let triplets: Vec<_> = (0..n as u64).map(|i| sample_triplet(&world, seed, i).expect("world triplet")).collect();
     let source = images_tensor(&triplets.iter().map(|t| &t.source).collect::<Vec<_>>(), &device);
     // The data's clean target (the exact edit), not its possibly flawed edited image.
     let target = images_tensor(&triplets.iter().map(|t| &t.target).collect::<Vec<_>>(), &device);
@@ -71,7 +73,7 @@ fn main() {
     };
     let in_region = |e: Tensor<4>| (e * region.clone()).sum().into_scalar::<f32>() / (3.0 * region_px);
     let copy = sq(source.clone(), target.clone());
-    println!("{dir}: {n} world triplets (seed 1), {:.1} % of pixels in edit regions", 100.0 * region_px / (n * 32 * 32) as f32);
+    println!("{dir}: {n} world triplets (seed {seed}), {:.1} % of pixels in edit regions", 100.0 * region_px / (n * 32 * 32) as f32);
     println!("copy the source: x0 MSE {:.4} (in the edit region {:.4})", copy.clone().mean().into_scalar::<f32>(), in_region(copy));
     println!("  t  | prompt      | x0 MSE vs target | in edit region | x0 MSE vs source");
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -106,9 +108,11 @@ fn main() {
     println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit.expect("t = 999 was run")));
     println!("  the source (no edit):                           {}", judge(&triplets, &triplets.iter().map(|t| t.source.clone()).collect::<Vec<_>>()));
     let requests: Vec<EditRequest> = triplets.iter().map(|t| EditRequest { image: t.source.clone(), instruction: t.instruction.text.clone(), reward: RewardCondition::Null }).collect();
-    for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
-        let settings = EditSettings { steps: 20, text_cfg, image_cfg, reward_cfg: 1.0, seed: 0, scheduler: SchedulerKind::Ddim, max_side: None };
-        let edits = edit(&editor, &requests, &settings, &mut |_, _| {}).expect("the editor edits");
-        println!("  DDIM 20, text {text_cfg} / image {image_cfg}:                     {}", judge(&triplets, &edits));
+    for scheduler in SchedulerKind::ALL {
+        for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
+            let settings = EditSettings { steps: 20, text_cfg, image_cfg, reward_cfg: 1.0, seed: 0, scheduler, max_side: None };
+            let edits = edit(&editor, &requests, &settings, &mut |_, _| {}).expect("the editor edits");
+            println!("  {:<8} 20 steps, text {text_cfg} / image {image_cfg}: {}", scheduler.name(), judge(&triplets, &edits));
+        }
     }
 }
