@@ -407,6 +407,30 @@ fn eval_runs_an_editor_folder_on_the_world() {
     let said = ok(&["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--steps", "2", "--limit", "7", "--out", p(&run)]);
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!((summary["n"].as_u64(), summary["failed"].as_u64()), (Some(7), Some(0)), "{said}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("| sampler and guidance | editor default |"), "{report}");
+
+    // The sampler and guidance flags reach the editor: another sampler edits differently, and
+    // the report says what was asked.
+    let other = dir.path().join("run-ddim");
+    let args = ["--scheduler", "ddim", "--text-cfg", "1", "--image-cfg", "1"];
+    let base = ["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--steps", "2", "--limit", "7", "--out", p(&other)];
+    ok(&[&base[..], &args[..]].concat());
+    let report = std::fs::read_to_string(other.join("report.md")).unwrap();
+    assert!(report.contains("| sampler and guidance | ddim, text 1 image 1 reward default |"), "{report}");
+    let edits = |run: &Path| {
+        let mut files: Vec<_> = std::fs::read_dir(run.join("images/edited")).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read(f).unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(edits(&other).len(), 7);
+    assert_ne!(edits(&run), edits(&other), "--scheduler ddim gave the editor default's edits");
+
+    let out = p(&other);
+    let err = bad_input(&["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--scheduler", "plms", "--out", out]);
+    assert!(err.contains("plms"), "{err}");
+    let err = bad_input(&["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--text-cfg=-1", "--out", out]);
+    assert!(err.contains("text_cfg"), "{err}");
 }
 
 /// A tiny random world editor folder made by `model init`.

@@ -74,6 +74,11 @@ impl Editor for DiffusionEditor {
         if input.settings.max_side.is_some() {
             settings.max_side = input.settings.max_side;
         }
+        let asked = input.settings;
+        settings.scheduler = asked.scheduler.unwrap_or(settings.scheduler);
+        settings.text_cfg = asked.text_cfg.unwrap_or(settings.text_cfg);
+        settings.image_cfg = asked.image_cfg.unwrap_or(settings.image_cfg);
+        settings.reward_cfg = asked.reward_cfg.unwrap_or(settings.reward_cfg);
         settings.seed = input.seed;
         let request = EditRequest { image: input.source.clone(), instruction: input.instruction.to_string(), reward };
         let mut out = edit(&pipeline, std::slice::from_ref(&request), &settings, &mut |_, _| {})?;

@@ -21,6 +21,7 @@ use std::path::Path;
 use burn::tensor::Device;
 use image::RgbImage;
 use rewardedit_core::RewardCondition;
+use rewardedit_models::schedulers::SchedulerKind;
 use serde::{Deserialize, Serialize};
 
 /// What the editor is asked to aim for on the three reward axes.
@@ -70,6 +71,36 @@ pub struct EditSettings {
     /// back after); `None`: the editor's own default.
     #[serde(default)]
     pub max_side: Option<u32>,
+    /// The sampler; `None`: the editor's own. (Absent from runs written before it existed, which
+    /// therefore resume unchanged.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerKind>,
+    /// Text (instruction) guidance scale; `None`: the editor's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_cfg: Option<f64>,
+    /// Image guidance scale; `None`: the editor's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_cfg: Option<f64>,
+    /// Reward guidance scale; `None`: the editor's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_cfg: Option<f64>,
+}
+
+impl EditSettings {
+    /// The sampler and guidance this run asks for, for reports: "editor default" where unset.
+    pub fn sampling_overrides(&self) -> String {
+        let num = |v: Option<f64>| v.map_or("default".to_string(), |v| v.to_string());
+        if self.scheduler.is_none() && self.text_cfg.is_none() && self.image_cfg.is_none() && self.reward_cfg.is_none() {
+            return "editor default".into();
+        }
+        format!(
+            "{}, text {} image {} reward {}",
+            self.scheduler.map_or("default sampler", SchedulerKind::name),
+            num(self.text_cfg),
+            num(self.image_cfg),
+            num(self.reward_cfg)
+        )
+    }
 }
 
 /// One edit to perform.

@@ -163,6 +163,7 @@ fn settings_rows(record: &RunRecord) -> Vec<[String; 2]> {
         ["scorer".into(), record.scorer.clone()],
         ["rewards".into(), serde_json::to_string(&o.settings.rewards).unwrap_or_default()],
         ["steps".into(), o.settings.steps.map_or("editor default".into(), |s| s.to_string())],
+        ["sampler and guidance".into(), o.settings.sampling_overrides()],
         ["seed".into(), o.seed.to_string()],
         ["limit".into(), o.limit.map_or("none".into(), |l| l.to_string())],
         ["bootstrap".into(), format!("{} resamples, seed {}, {:.0}% intervals", o.bootstrap.resamples, o.bootstrap.seed, o.bootstrap.level * 100.0)],

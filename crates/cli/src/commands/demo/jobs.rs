@@ -156,7 +156,7 @@ impl<'a> Runner<'a> {
     pub fn run(&mut self, job: &Job, scorer: &dyn Scorer) -> Result<RunOutcome> {
         let out = self.run_dir(job);
         let options = RunOptions {
-            settings: EditSettings { rewards: job.rewards(), steps: self.steps, max_side: None },
+            settings: EditSettings { rewards: job.rewards(), steps: self.steps, ..EditSettings::default() },
             limit: job.limit,
             ..RunOptions::default()
         };

@@ -23,7 +23,7 @@ pub const EDITS_PER_BLOCK: usize = 3;
 /// Times `slots` on the benchmark's first items (at most `items`), in alternating blocks.
 pub fn time_in_blocks(runner: &mut Runner, slots: &[Slot], items: usize, steps: Option<u32>) -> Result<BTreeMap<Slot, Timing>> {
     let items = runner.benchmark.items(Some(items.max(1))).map_err(from_eval)?;
-    let settings = EditSettings { rewards: RewardRequest::Default, steps, max_side: None };
+    let settings = EditSettings { rewards: RewardRequest::Default, steps, ..EditSettings::default() };
     let sources = items.iter().map(|i| i.source.load().map_err(from_eval)).collect::<Result<Vec<_>>>()?;
     let mut seconds: BTreeMap<Slot, Vec<f64>> = slots.iter().map(|&s| (s, Vec::new())).collect();
     for _ in 0..BLOCKS {
