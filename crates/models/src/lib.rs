@@ -6,6 +6,7 @@
 //! modules are backend-generic without a `B: Backend` parameter (architecture.md rule 2 as 0.22
 //! allows it): pick the device (`Device::flex()`, `Device::cuda(0)`, `.autodiff()`) at the edge.
 
+pub mod canonical;
 pub mod error;
 pub mod import;
 pub mod int8;

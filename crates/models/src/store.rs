@@ -21,6 +21,7 @@ use burn::store::{
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::canonical::canonical_safetensors;
 use crate::import::header::read_format;
 use crate::int8::{dequantize_file, is_int8_format, quantize_file, Granularity};
 use crate::unet::UNet2DConditionModel;
@@ -275,21 +276,19 @@ fn check_complete(result: &ApplyResult, options: &LoadOptions, save_remap: &[Rem
 pub fn save_safetensors<M: CheckpointKeys>(module: &M, path: impl AsRef<Path>, format: WeightFormat) -> Result<()> {
     let path = path.as_ref();
     let adapter = BurnToPyTorchAdapter.chain(FloatCastAdapter::to(format.float_dtype()));
-    let store = match format {
-        // Quantized from the f32 bytes, in PyTorch layout so that rows are output channels.
-        WeightFormat::Int8 => SafetensorsStore::from_bytes(None),
-        _ => SafetensorsStore::from_file(path).overwrite(true),
-    };
-    let mut store = store.with_to_adapter(adapter);
+    // In memory first: int8 is quantized from the f32 bytes (PyTorch layout, so rows are output
+    // channels), and the rest is made byte-stable before it is written.
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(adapter);
     for (from, to) in M::SAVE_REMAP {
         store = store.with_key_remapping(*from, *to);
     }
     module.save_into(&mut store).map_err(|e| store_err(path, e))?;
-    if format == WeightFormat::Int8 {
-        let f32_bytes = store.get_bytes().map_err(|e| store_err(path, e))?;
-        let int8 = quantize_file(&f32_bytes, Granularity::PerChannel).map_err(|e| store_err(path, e))?;
-        std::fs::write(path, int8).map_err(|e| store_err(path, e))?;
-    }
+    let bytes = store.get_bytes().map_err(|e| store_err(path, e))?;
+    let bytes = match format {
+        WeightFormat::Int8 => quantize_file(&bytes, Granularity::PerChannel).map_err(|e| store_err(path, e))?,
+        _ => canonical_safetensors(&bytes).map_err(|e| store_err(path, e))?,
+    };
+    std::fs::write(path, bytes).map_err(|e| store_err(path, e))?;
     Ok(())
 }
 

@@ -155,6 +155,13 @@ fn saved_reward_unet_has_the_checkpoint_layout_and_reloads() {
     assert_eq!(saved_names, expected);
     // PyTorch layout: linear weights [out, in].
     assert_eq!(saved_st.tensor("text_linear2.weight").unwrap().shape(), &[64, 32]);
+    // Byte-stable: saving the same weights again writes the same file (content fingerprints
+    // such as the demo's cache keys depend on it).
+    let second = dir.join("again.safetensors");
+    for _ in 0..4 {
+        save_safetensors(&unet, &second, WeightFormat::F32).unwrap();
+        assert!(std::fs::read(&second).unwrap() == saved, "a second save of the same UNet wrote other bytes");
+    }
 
     let mut again = UNet2DConditionModel::new(&config(), Some(&RewardConditioningConfig::default()), &device).unwrap();
     load_safetensors(&mut again, &path, &LoadOptions::strict()).unwrap();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::store::{ApplyResult, ModuleSnapshot, SafetensorsStore};
+use rewardedit_models::canonical::canonical_safetensors;
 use rewardedit_models::int8::{dequantize_file, quantize_file, Granularity};
 
 use super::config::StudentConfig;
@@ -40,8 +41,10 @@ impl Precision {
 /// The fp32 safetensors bytes of `model`.
 pub fn to_safetensors_bytes(model: &StudentNet) -> Result<Vec<u8>, StudentError> {
     let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| StudentError::Config(format!("cannot serialize the student: {e}")))?;
-    store.get_bytes().map_err(|e| StudentError::Config(format!("cannot serialize the student: {e}")))
+    let fail = |e: String| StudentError::Config(format!("cannot serialize the student: {e}"));
+    model.save_into(&mut store).map_err(|e| fail(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| fail(e.to_string()))?;
+    canonical_safetensors(&bytes).map_err(fail)
 }
 
 /// Writes `config.json`, `model.safetensors` and `model.int8.safetensors` into `dir` (created).
