@@ -10,11 +10,12 @@ use clap::Args as ClapArgs;
 use rewardedit_core::image_io::{load_rgb, save_png};
 use rewardedit_core::{parse_scores, validate_instruction, RewardCondition, Template};
 use rewardedit_models::pipeline::{edit, EditRequest, Editor};
-use rewardedit_models::schedulers::SchedulerKind;
 
 use crate::backend::{self, BackendKind};
 use crate::exit::{bad_input, InputContext};
 use crate::progress;
+
+use super::sampler_args::SamplerArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -38,15 +39,8 @@ pub struct Args {
     /// Denoising steps.
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Text (instruction) guidance scale.
-    #[arg(long)]
-    pub text_cfg: Option<f64>,
-    /// Image guidance scale.
-    #[arg(long)]
-    pub image_cfg: Option<f64>,
-    /// Reward guidance scale (requested rewards vs the learned null reward; 1 = none).
-    #[arg(long)]
-    pub reward_cfg: Option<f64>,
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Seed of the noise.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -54,9 +48,6 @@ pub struct Args {
     /// result back to the input's size (default: the model's own, else the image's size).
     #[arg(long)]
     pub max_side: Option<u32>,
-    /// Sampler: euler-a, ddim, dpm++.
-    #[arg(long)]
-    pub scheduler: Option<String>,
     /// Where to write the edited image (PNG).
     #[arg(long)]
     pub out: PathBuf,
@@ -86,7 +77,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     // Everything the user typed is checked before the model is read.
     validate_instruction(&args.instruction).bad_input()?;
     let requested = requested_reward(&args)?;
-    let scheduler = args.scheduler.as_deref().map(str::parse::<SchedulerKind>).transpose().bad_input()?;
+    args.sampler.scheduler()?;
     let image = load_rgb(&args.image).bad_input()?;
     if args.model.as_os_str().is_empty() || !args.model.is_dir() {
         return Err(bad_input(format!("--model {}: not a folder", args.model.display())));
@@ -100,17 +91,13 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
 
     let mut settings = editor.config.defaults.clone();
     settings.steps = args.steps.unwrap_or(settings.steps);
-    settings.text_cfg = args.text_cfg.unwrap_or(settings.text_cfg);
-    settings.image_cfg = args.image_cfg.unwrap_or(settings.image_cfg);
-    settings.reward_cfg = args.reward_cfg.unwrap_or(settings.reward_cfg);
     settings.seed = args.seed.unwrap_or(settings.seed);
     settings.max_side = args.max_side.or(settings.max_side);
-    settings.scheduler = scheduler.unwrap_or(settings.scheduler);
-    settings.validate().bad_input()?;
+    let settings = args.sampler.apply(&settings)?;
 
     let reward = match (editor.has_reward(), requested) {
         (true, r) => r.unwrap_or_else(RewardCondition::paper_default),
-        (false, None) if args.reward_cfg.is_none() => RewardCondition::Null,
+        (false, None) if args.sampler.reward_cfg.is_none() => RewardCondition::Null,
         (false, _) => {
             return Err(bad_input(format!(
                 "{} has no reward modules (a plain InstructPix2Pix UNet): drop --rewards, --template, --reward-text and --reward-cfg",

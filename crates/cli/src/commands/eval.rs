@@ -10,12 +10,13 @@ use rewardedit_eval::compare::{compare_table, load_run};
 use rewardedit_eval::report::text_summary;
 use rewardedit_eval::{open_editor_dir, run_eval, EditSettings, Editor, EvalError, NoopEditor, RewardRequest, RunOptions};
 use rewardedit_models::pipeline::EditSettings as PipelineSettings;
-use rewardedit_models::schedulers::SchedulerKind;
 
 use crate::backend::BackendKind;
-use crate::exit::{bad_input, InputContext};
+use crate::exit::bad_input;
 use crate::progress;
 use crate::scorers::{self, LvlmArgs, ScorerChoice};
+
+use super::sampler_args::SamplerArgs;
 
 /// The world benchmark spec read when `--world-spec` is not given and it exists (else the copy
 /// compiled into the binary).
@@ -54,18 +55,8 @@ pub struct Args {
     /// the result back to the source's size (default: the editor's own; SD 1.5 editors: 512).
     #[arg(long)]
     pub max_side: Option<u32>,
-    /// Sampler: euler-a, ddim, dpm++ (default: the editor's own).
-    #[arg(long)]
-    pub scheduler: Option<String>,
-    /// Text (instruction) guidance scale; 1 = none (default: the editor's own).
-    #[arg(long)]
-    pub text_cfg: Option<f64>,
-    /// Image guidance scale; 1 = none (default: the editor's own).
-    #[arg(long)]
-    pub image_cfg: Option<f64>,
-    /// Reward guidance scale; 1 = none (default: the editor's own).
-    #[arg(long)]
-    pub reward_cfg: Option<f64>,
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
     /// Only the first N items (a quick run); a later run without it continues the same folder.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -150,17 +141,8 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         }
         BenchmarkName::World => Benchmark::World { spec: world_spec(args.world_spec.as_deref())? },
     };
-    let scheduler = args.scheduler.as_deref().map(str::parse::<SchedulerKind>).transpose().bad_input()?;
-    // The pipeline's own check names the bad scale before any edit runs.
-    let g = PipelineSettings::default();
-    PipelineSettings {
-        text_cfg: args.text_cfg.unwrap_or(g.text_cfg),
-        image_cfg: args.image_cfg.unwrap_or(g.image_cfg),
-        reward_cfg: args.reward_cfg.unwrap_or(g.reward_cfg),
-        ..g
-    }
-    .validate()
-    .bad_input()?;
+    // Checked before any edit runs (against the pipeline's defaults: the editor's come later).
+    args.sampler.apply(&PipelineSettings::default())?;
     let device = crate::backend::device(backend, gpu)?;
     let editor = editor(&args.editor, &device)?;
     let rewards = match (&args.rewards, &args.template) {
@@ -173,10 +155,10 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
             rewards,
             steps: args.steps,
             max_side: args.max_side,
-            scheduler,
-            text_cfg: args.text_cfg,
-            image_cfg: args.image_cfg,
-            reward_cfg: args.reward_cfg,
+            scheduler: args.sampler.scheduler()?,
+            text_cfg: args.sampler.text_cfg,
+            image_cfg: args.sampler.image_cfg,
+            reward_cfg: args.sampler.reward_cfg,
         },
         seed: args.seed,
         limit: args.limit,

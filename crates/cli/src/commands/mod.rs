@@ -14,6 +14,7 @@ pub mod model;
 pub mod parity;
 pub mod quantize;
 pub mod run_args;
+pub mod sampler_args;
 pub mod score;
 pub mod train;
 pub mod world;
