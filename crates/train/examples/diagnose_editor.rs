@@ -3,11 +3,12 @@
 //!
 //! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
 //! training data of the world recipes; another seed gives scenes the editor never saw; training
-//! wordings either way), with the null reward, through the loaded editor: the x0 the model implies, compared with the target and
-//! with the source, under three prompts: the true instruction, another triplet's instruction,
-//! and the empty one. An editor that follows instructions is closer to the target with the true
-//! instruction than with a wrong one, most of all inside the edit's region; one that ignores
-//! them scores the three alike. Any prediction type (epsilon, sample, v).
+//! wordings either way), with the null reward, through the loaded editor: the x0 the model
+//! implies, compared with the target and with the source, under three prompts: the true
+//! instruction, another triplet's instruction, and the empty one. An editor that follows
+//! instructions is closer to the target with the true instruction than with a wrong one, most
+//! of all inside the edit's region; one that ignores them scores the three alike. Any
+//! prediction type (epsilon, sample, v).
 //!
 //! Then what the exact oracle says about the same triplets edited several ways: the one-step x0
 //! from pure noise at t = 999 with the true instruction (the model's conditional mean), and full
