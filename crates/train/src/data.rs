@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use burn::prelude::*;
-use image::RgbImage;
+use image::imageops::{self, FilterType};
+use image::{GrayImage, RgbImage};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rewardedit_core::formats::{read_examples, FormatSpec};
@@ -84,6 +85,9 @@ pub struct TrainExample {
     pub instruction: String,
     /// The data's measurement of this triplet (the noisy oracle for the world).
     pub reward: Option<Reward>,
+    /// Where the instruction allows change (255 = may change), at the example's size: the
+    /// world's edit region; folder data has none.
+    pub region: Option<GrayImage>,
 }
 
 impl TrainExample {
@@ -193,6 +197,7 @@ impl Dataset {
                         edited: resize_to(&t.edited, r, r),
                         instruction: t.instruction.text,
                         reward: Some(t.reward),
+                        region: Some(imageops::resize(&t.mask, r, r, FilterType::Triangle)),
                     })
                 })
                 .collect(),
@@ -219,6 +224,7 @@ impl Dataset {
                             edited: resize_to(&load_rgb(&e.edited)?, bucket.width, bucket.height),
                             instruction: e.instruction.clone(),
                             reward: e.rewards.clone(),
+                            region: None,
                         })
                     })
                     .collect()

@@ -16,6 +16,7 @@ pub mod frozen;
 pub mod lr;
 pub mod metrics;
 pub mod recipe;
+pub mod region;
 pub mod trainer;
 pub mod validate;
 

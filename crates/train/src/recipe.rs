@@ -44,6 +44,9 @@ pub struct TrainRecipe {
     /// `model.reward.null_dropout`.
     #[serde(default)]
     pub dropout: DropoutConfig,
+    /// How the denoising error is weighted (absent: plain MSE, as before it existed).
+    #[serde(default, skip_serializing_if = "LossConfig::is_plain")]
+    pub loss: LossConfig,
     /// The DDPM training noise schedule (diffusers' scheduler_config fields). Absent: the
     /// schedule of the editor or checkpoint the run starts from (a pretrained SD UNet must keep
     /// its own), or diffusers' defaults from scratch.
@@ -243,6 +246,24 @@ impl Default for DropoutConfig {
     }
 }
 
+/// Weighting of the denoising loss.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// Extra weight of the pixels inside the world's edit region: they count `1 + region_weight`
+    /// times as much as the rest of their image (each image's weights averaging 1). An object
+    /// edit changes a few percent of the pixels, so under plain MSE copying the source dominates
+    /// the loss; 0 is plain MSE. World data only (folders carry no edit regions).
+    pub region_weight: f64,
+}
+
+impl LossConfig {
+    /// Plain MSE: left out of the resolved recipe, so runs from before this table resume.
+    pub fn is_plain(&self) -> bool {
+        *self == LossConfig::default()
+    }
+}
+
 /// Bookkeeping cadence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -304,6 +325,13 @@ impl TrainRecipe {
         let p = |x: f64| (0.0..=1.0).contains(&x);
         if !(p(d.text) && p(d.image) && p(d.both) && d.both <= d.text.min(d.image) && d.text + d.image - d.both <= 1.0) {
             return bad(format!("dropout: need 0 <= both <= min(text, image) and text + image - both <= 1, got {d:?}"));
+        }
+        let w = self.loss.region_weight;
+        if !w.is_finite() || w < 0.0 {
+            return bad(format!("loss.region_weight must be a finite number >= 0, got {w}"));
+        }
+        if w > 0.0 && !matches!(self.data, DataSource::World { .. }) {
+            return bad("loss.region_weight needs the edit regions of world data; folder data has none (set it to 0)".into());
         }
         if !p(self.model.reward.null_dropout) {
             return bad("model.reward.null_dropout must be in [0, 1]".into());

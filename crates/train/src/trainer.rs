@@ -38,6 +38,7 @@ use crate::ema;
 use crate::export::save_editor_with;
 use crate::metrics::{MetricsWriter, Stepped};
 use crate::recipe::{Init, OptimConfig, RunConfig, SamplingDefaults, Stage, TextSpec, TrainRecipe, WeightsKind};
+use crate::region::{region_weights, weighted_mse};
 use crate::{Result, TrainError};
 
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -214,7 +215,13 @@ pub fn micro_batch_loss(
     let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, frozen, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
     let (pred, _) = model.predict(config, &nb.conditions, nb.noisy, &timestep_values(&nb.timesteps), device)?;
-    Ok(mse(pred, target))
+    let weight = recipe.loss.region_weight;
+    if weight == 0.0 {
+        return Ok(mse(pred, target));
+    }
+    let [_, _, h, w] = pred.dims();
+    let weights = region_weights(batch, &nb.conditions.drops, weight, (h, w), device);
+    Ok(weighted_mse(pred, target, weights))
 }
 
 /// The generator of draw `draw` (timesteps, noise, dropout); the data has its own.

@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs};
 use rewardedit_train::checkpoint::{self, CHECKPOINTS_DIR};
-use rewardedit_train::data::Dataset;
+use rewardedit_train::data::{DataSource, Dataset};
 use rewardedit_train::editor::{attach_reward, Editor, EditorConfig};
 use rewardedit_train::export::export_checkpoint;
 use rewardedit_train::metrics;
@@ -114,6 +114,37 @@ fn stage_2_lowers_the_loss_on_a_fixed_batch() {
     r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
     r.model.reward.null_dropout = 0.0;
     r.model.reward.zero_init = false;
+    fixed_batch_loss_falls(&r);
+}
+
+#[test]
+fn region_weighting_changes_the_loss_and_still_trains() {
+    let _serial = serial();
+    let mut r = micro();
+    r.dropout = DropoutConfig { text: 0.0, image: 0.0, both: 0.0 };
+    // Left out, the table does not appear in the resolved recipe, so older runs still resume.
+    assert!(!r.resolved_toml().unwrap().contains("[loss]"));
+    let plain = r.clone();
+    r.loss.region_weight = 4.0;
+    let resolved = r.resolved_toml().unwrap();
+    assert!(resolved.contains("region_weight = 4.0"), "{resolved}");
+    assert_eq!(TrainRecipe::from_toml(&resolved).unwrap(), r);
+    let mut folder = r.clone();
+    folder.data = DataSource::Folder { spec: "manifest:/nowhere".into(), bucket_multiple: 8 };
+    let err = folder.validate().unwrap_err().to_string();
+    assert!(err.contains("edit regions") && err.contains("set it to 0"), "{err}");
+
+    let device = device();
+    let data = Dataset::open(&r.data, r.model.resolution).unwrap();
+    let (config, model) = initial_editor(&r, &data, &device, &mut |_| {}).unwrap();
+    let schedule = NoiseSchedule::new(&config.noise);
+    let batch = data.batch(r.optim.seed, 0, 8).unwrap();
+    assert!(batch.iter().all(|e| e.region.is_some()), "world examples carry their edit region");
+    let loss = |recipe: &TrainRecipe| {
+        micro_batch_loss(&model, &config, None, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
+    };
+    let (l_plain, l_weighted) = (loss(&plain), loss(&r));
+    assert!((l_plain - l_weighted).abs() > 1e-4 * l_plain, "weighting changed nothing: {l_plain} vs {l_weighted}");
     fixed_batch_loss_falls(&r);
 }
 
