@@ -26,9 +26,10 @@ fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfi
 #[test]
 fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
     let ex = world_examples(21, 14);
-    // With and without the per-block cross-attention: both layouts must survive the folder.
-    for block_attention in [false, true] {
-        let config = StudentConfig { block_attention, ..tiny_config(&ex) };
+    // The plain layout, per-block cross-attention, and the fusion transformer: every layout
+    // must survive the folder.
+    for (block_attention, fusion_layers) in [(false, 0), (true, 0), (false, 1)] {
+        let config = StudentConfig { block_attention, fusion_layers, ..tiny_config(&ex) };
         let device = Device::flex();
         device.seed(4);
         let model = StudentNet::new(&config, &device);
@@ -37,6 +38,7 @@ fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
         let fp32 = std::fs::read(dir.path().join(FP32_FILE)).unwrap();
         let names = SafeTensors::deserialize(&fp32).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
         assert_eq!(names.iter().any(|n| n.contains("attention.proj_in")), block_attention, "{names:?}");
+        assert_eq!(names.iter().any(|n| n.starts_with("fusion.")), fusion_layers > 0, "{names:?}");
 
         let (loaded_config, loaded) = load_student(dir.path(), Precision::Fp32, &device).unwrap();
         assert_eq!(loaded_config, config);
@@ -46,7 +48,7 @@ fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
         let (a, b) = (outputs(&model, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
         let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(worst > 0.0, "int8 weights should not be bit-identical to fp32");
-        assert!(worst < 0.05, "int8 changes an output by {worst} (block_attention {block_attention})");
+        assert!(worst < 0.05, "int8 changes an output by {worst} (block_attention {block_attention}, fusion {fusion_layers})");
         let size = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().len();
         assert!(size(INT8_FILE) * 2 < size(FP32_FILE), "{} vs {}", size(INT8_FILE), size(FP32_FILE));
     }

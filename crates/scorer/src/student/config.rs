@@ -84,8 +84,19 @@ pub struct StudentConfig {
     /// mean of the words. Folders written before it existed have none.
     #[serde(default)]
     pub block_attention: bool,
+    /// Self-attention layers over the last stage's positions and the instruction's words
+    /// together (a small ViT on the CNN's grid), before the head: a position can compare itself
+    /// with every other, which whole-image edits need (was one consistent change applied
+    /// everywhere, with the content kept?), and with the words. Folders written before it
+    /// existed have none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fusion_layers: usize,
     /// The word vocabulary (built from the training instructions).
     pub vocab: Vocab,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The network-shape fields of a recipe, before the vocabulary is known.
@@ -118,6 +129,10 @@ pub struct NetworkShape {
     pub mask_pool: bool,
     /// See [`StudentConfig::block_attention`].
     pub block_attention: bool,
+    /// See [`StudentConfig::fusion_layers`] (left out of resolved recipes at 0, so runs from
+    /// before it resume).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fusion_layers: usize,
 }
 
 impl Default for NetworkShape {
@@ -136,6 +151,7 @@ impl Default for NetworkShape {
             mask_head: false,
             mask_pool: true,
             block_attention: false,
+            fusion_layers: 0,
         }
     }
 }
@@ -158,6 +174,7 @@ impl NetworkShape {
             mask_head: self.mask_head,
             mask_pool: self.mask_pool,
             block_attention: self.block_attention,
+            fusion_layers: self.fusion_layers,
             vocab,
         };
         c.validate()?;

@@ -14,7 +14,10 @@
 //! Following depends on which object and attribute the instruction names, so the words look up
 //! the image positions they are about (cross-attention), rather than only rescaling channels
 //! (FiLM); with `block_attention`, every residual block's positions also look up the words
-//! about them, at every resolution. Quality artefacts (noise, blur, 8x8 blocking, ghosts,
+//! about them, at every resolution. With `fusion_layers`, a transformer over the last stage's
+//! positions and the words together lets positions compare themselves with each other, which
+//! whole-image edits (background, light, tint, style) need and pooling does not give: the
+//! committed student's worst errors on every axis are on those. Quality artefacts (noise, blur, 8x8 blocking, ghosts,
 //! banding) are seen at full resolution by the stem and the first residual block.
 
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
@@ -144,6 +147,8 @@ pub struct StudentNet {
     pub image_proj: Linear,
     /// Learned embedding of each last-stage position ("left", "top" are positions).
     pub image_position: Embedding,
+    /// Self-attention over the positions and the words together (`fusion_layers`).
+    pub fusion: Option<TransformerEncoder>,
     /// Cross-attention: queries are the instruction's words, keys and values the image positions.
     pub cross_attention: MultiHeadAttention,
     /// Last-stage features -> logit of "the instruction allows change here" (`mask_head`).
@@ -215,10 +220,20 @@ impl StudentNet {
                 .init(device),
             image_proj: LinearConfig::new(c_in, d).init(device),
             image_position: EmbeddingConfig::new(side * side, d).init(device),
+            fusion: (config.fusion_layers > 0).then(|| {
+                TransformerEncoderConfig::new(d, 2 * d, config.text_heads, config.fusion_layers)
+                    .with_dropout(0.0)
+                    .with_norm_first(true)
+                    .init(device)
+            }),
             cross_attention: MultiHeadAttentionConfig::new(d, config.text_heads).with_dropout(0.0).init(device),
             mask_proj: config.mask_head.then(|| LinearConfig::new(c_in, 1).init(device)),
             mask_pool: config.mask_pool,
-            head_hidden: LinearConfig::new(if config.mask_head && config.mask_pool { 4 } else { 2 } * c_in + 2 * d, config.hidden).init(device),
+            head_hidden: LinearConfig::new(
+                if config.mask_head && config.mask_pool { 4 } else { 2 } * c_in + if config.fusion_layers > 0 { 4 } else { 2 } * d,
+                config.hidden,
+            )
+            .init(device),
             head_out: LinearConfig::new(config.hidden, 9).init(device),
             score_margin: config.score_margin,
         }
@@ -259,10 +274,23 @@ impl StudentNet {
         let flat = h.reshape([b, c, hh * ww]).swap_dims(1, 2);
         let keys = self.image_proj.forward(flat.clone())
             + self.image_position.forward(positions);
-        let attended = self.cross_attention.forward(MhaInput::new(text.words, keys.clone(), keys)).context;
+        let n = hh * ww;
+        let (keys, words, fused) = match &self.fusion {
+            Some(fusion) => {
+                let [_, l, d] = text.words.dims();
+                let pad = Tensor::cat(vec![Tensor::<2, Bool>::full([b, n], false, &keys.device()), text.pad.clone()], 1);
+                let x = fusion.forward(TransformerEncoderInput::new(Tensor::cat(vec![keys, text.words.clone()], 1)).mask_pad(pad));
+                let (keys, words) = (x.clone().narrow(1, 0, n), x.narrow(1, n, l));
+                let fused = [keys.clone().mean_dim(1).reshape([b, d]), keys.clone().max_dim(1).reshape([b, d])];
+                (keys, words, Some(fused))
+            }
+            None => (keys, text.words.clone(), None),
+        };
+        let attended = self.cross_attention.forward(MhaInput::new(words, keys.clone(), keys)).context;
         let attended = masked_mean(attended, text.keep);
 
         let mut features = vec![mean, max, attended, text.pooled];
+        features.extend(fused.into_iter().flatten());
         let mask_logits = self.mask_proj.as_ref().map(|proj| {
             // Features averaged over the predicted region and over the rest.
             let logits = proj.forward(flat.clone()).reshape([b, hh * ww]);

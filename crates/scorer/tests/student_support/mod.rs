@@ -12,7 +12,7 @@ pub fn tiny_world() -> WorldConfig {
 
 /// A network a few thousand parameters big.
 pub fn tiny_shape() -> NetworkShape {
-    NetworkShape { resolution: 16, channels: vec![8, 16], blocks: 1, groups: 4, text_dim: 16, text_layers: 1, text_heads: 2, max_tokens: 12, hidden: 16, score_margin: 0.25, mask_head: false, mask_pool: true, block_attention: false }
+    NetworkShape { resolution: 16, channels: vec![8, 16], blocks: 1, groups: 4, text_dim: 16, text_layers: 1, text_heads: 2, max_tokens: 12, hidden: 16, score_margin: 0.25, mask_head: false, mask_pool: true, block_attention: false, fusion_layers: 0 }
 }
 
 /// `n` world examples of `seed` at 16 px.
