@@ -17,8 +17,9 @@
 //! about them, at every resolution. With `fusion_layers`, a transformer over the last stage's
 //! positions and the words together lets positions compare themselves with each other, which
 //! whole-image edits (background, light, tint, style) need and pooling does not give: the
-//! committed student's worst errors on every axis are on those. Quality artefacts (noise, blur, 8x8 blocking, ghosts,
-//! banding) are seen at full resolution by the stem and the first residual block.
+//! committed student's worst errors on every axis are on those. Quality artefacts (noise,
+//! blur, 8x8 blocking, ghosts, banding) are seen at full resolution by the stem and the first
+//! residual block.
 
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
