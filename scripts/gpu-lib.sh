@@ -1,5 +1,6 @@
-# Shared by the scripts that run on the GPU machine (gpu-check.sh, gpu-sd15.sh); source it after
-# setting BIN, T (seconds per command) and LOG_DIR. Sets `status` to 1 when any command fails.
+# Shared by the scripts that run on the GPU machine (gpu-check.sh, gpu-sd15.sh, gpu-*-train.sh);
+# source it after setting BIN, T (seconds per command) and LOG_DIR, or call carried_run_setup.
+# Sets `status` to 1 when any command fails.
 status=0
 
 # run NAME CMD...: runs CMD under `timeout`, tees stdout+stderr into $LOG_DIR/NAME.log; returns
@@ -29,4 +30,18 @@ unpack_bin() {
         echo "error: $BIN missing: build it with scripts/build-cuda.sh and carry it" | tee -a "$LOG_DIR/summary.log"
         exit 1
     fi
+}
+
+# carried_run_setup DEFAULT_SECS DEFAULT_OUT: the settings a carried training run uses on the GPU
+# machine (BIN, BACKEND, CUDA_LIB, SECS and OUT may be set by the caller), then unpack_bin.
+carried_run_setup() {
+    BIN=${BIN:-target/cuda/release/rewardedit}
+    BACKEND=${BACKEND:-cuda}
+    CUDA_LIB=${CUDA_LIB:-/usr/local/cuda/lib64}
+    SECS=${SECS:-$1}
+    T=$SECS
+    LOG_DIR=${OUT:-$2}
+    mkdir -p "$LOG_DIR"
+    export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    unpack_bin
 }

@@ -61,16 +61,8 @@ pack)
     echo "packed $RECIPE with $i extra data folder(s) ($(du -sh "$CARRY" | cut -f1)) into $CARRY: carry target/gpu-scorer with target/cuda/rewardedit.gz"
     ;;
 train)
-    BIN=${BIN:-target/cuda/release/rewardedit}
-    BACKEND=${BACKEND:-cuda}
-    CUDA_LIB=${CUDA_LIB:-/usr/local/cuda/lib64}
-    SECS=${SECS:-480}
-    T=$SECS
-    LOG_DIR=${OUT:-target/gpu-scorer/out}
-    mkdir -p "$LOG_DIR"
-    export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     source scripts/gpu-lib.sh
-    unpack_bin
+    carried_run_setup 480 target/gpu-scorer/out
     [ -f "$CARRY/recipe.toml" ] || { echo "error: nothing carried in $CARRY: run 'pack RECIPE' here first" | tee -a "$LOG_DIR/summary.log"; exit 2; }
     RESUME=()
     [ -d "$CARRY/run/checkpoint" ] && RESUME=(--resume)

@@ -46,16 +46,8 @@ pack)
     echo "packed $CKPT ($(du -sh "$CARRY" | cut -f1)) into $CARRY: carry target/gpu-world with target/cuda/rewardedit.gz"
     ;;
 train)
-    BIN=${BIN:-target/cuda/release/rewardedit}
-    BACKEND=${BACKEND:-cuda}
-    CUDA_LIB=${CUDA_LIB:-/usr/local/cuda/lib64}
-    SECS=${SECS:-420}
-    T=$SECS
-    LOG_DIR=${OUT:-target/gpu-world/out}
-    mkdir -p "$LOG_DIR"
-    export LD_LIBRARY_PATH="$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     source scripts/gpu-lib.sh
-    unpack_bin
+    carried_run_setup 420 target/gpu-world/out
     [ -n "$(newest_checkpoint "$CARRY")" ] || { echo "error: nothing carried in $CARRY: run 'pack RUN' here first" | tee -a "$LOG_DIR/summary.log"; exit 2; }
     first=$(tail -n 1 "$CARRY/metrics.jsonl")
     # The run stops at the time limit (timeout's TERM); the checkpoint written last is intact:
