@@ -63,7 +63,7 @@ mod tests {
 
     fn rows(t: Tensor<4>) -> Vec<Vec<f32>> {
         let [b, _, h, w] = t.dims();
-        let v = t.into_data().to_vec::<f32>().unwrap();
+        let v = t.into_data().try_to_vec::<f32>().unwrap();
         (0..b).map(|i| v[i * h * w..(i + 1) * h * w].to_vec()).collect()
     }
 
