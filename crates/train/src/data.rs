@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use burn::prelude::*;
-use image::imageops::{self, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,8 +84,8 @@ pub struct TrainExample {
     pub instruction: String,
     /// The data's measurement of this triplet (the noisy oracle for the world).
     pub reward: Option<Reward>,
-    /// Where the instruction allows change (255 = may change), at the example's size: the
-    /// world's edit region; folder data has none.
+    /// Where the instruction allows change (255 = may change), at the world's size (the loss
+    /// resamples it to the model's output): the world's edit region; folder data has none.
     pub region: Option<GrayImage>,
 }
 
@@ -197,7 +196,7 @@ impl Dataset {
                         edited: resize_to(&t.edited, r, r),
                         instruction: t.instruction.text,
                         reward: Some(t.reward),
-                        region: Some(imageops::resize(&t.mask, r, r, FilterType::Triangle)),
+                        region: Some(t.mask),
                     })
                 })
                 .collect(),
