@@ -12,6 +12,13 @@ use rewardedit_models::store::WeightFormat;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+/// burn's seed is global to the backend: tests that seed it run one at a time, so that each
+/// test's two `unet_call`s draw the same inputs.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn editor(device: &Device) -> Editor {
     device.seed(5);
     let vocab = Vocab::build(["make the red circle blue", "none no unintended changes"]);
@@ -43,6 +50,7 @@ fn file_len(dir: &std::path::Path, name: &str) -> u64 {
 
 #[test]
 fn half_precision_folders_are_half_the_size_and_stay_within_half_precision_of_fp32() {
+    let _serial = serial();
     let device = Device::flex();
     let fp32 = editor(&device);
     let reference = unet_call(&fp32);
@@ -67,6 +75,7 @@ fn half_precision_folders_are_half_the_size_and_stay_within_half_precision_of_fp
 
 #[test]
 fn int8_folders_load_as_they_are_and_stay_close_to_fp32() {
+    let _serial = serial();
     let device = Device::flex();
     let fp32 = editor(&device);
     let dir32 = tempfile::tempdir().unwrap();
@@ -96,6 +105,7 @@ fn int8_folders_load_as_they_are_and_stay_close_to_fp32() {
 
 #[test]
 fn an_int8_weight_without_its_scale_is_named_by_the_check_and_the_load() {
+    let _serial = serial();
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
     editor(&device).save_as(dir.path(), WeightFormat::Int8).unwrap();

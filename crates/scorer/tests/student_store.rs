@@ -12,8 +12,9 @@ use rewardedit_scorer::student::store::{to_safetensors_bytes, FP32_FILE, INT8_FI
 use rewardedit_scorer::student::{load_student, save_student, Precision, StudentConfig, StudentNet};
 use rewardedit_scorer::{ScoreError, ScoreRequest, Scorer, StudentScorer};
 use safetensors::tensor::{Dtype, SafeTensors};
-use student_support::{tiny_config, world_examples};
+use student_support::{serial, tiny_config, world_examples};
 
+/// Every output, the thresholded scores included: a round trip must reproduce them bit for bit.
 fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfig, ex: &[rewardedit_scorer::student::TeacherExample], device: &Device) -> Vec<f32> {
     let pairs: Vec<_> = ex.iter().map(|e| (&e.source, &e.edited)).collect();
     let texts: Vec<&str> = ex.iter().map(|e| e.instruction.as_str()).collect();
@@ -23,8 +24,19 @@ fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfi
     v
 }
 
+/// The continuous outputs only. A score is exactly 5 where its perfect logit is positive, so on
+/// an untrained network with a logit near 0 any weight change can move a score by ~2.5; int8
+/// closeness is a property of the logits and the regression, not of that threshold.
+fn continuous_outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfig, ex: &[rewardedit_scorer::student::TeacherExample], device: &Device) -> Vec<f32> {
+    let pairs: Vec<_> = ex.iter().map(|e| (&e.source, &e.edited)).collect();
+    let texts: Vec<&str> = ex.iter().map(|e| e.instruction.as_str()).collect();
+    let out = model.forward(image_tensor(&pairs, config.resolution, device), token_tensor(config, &texts, device));
+    [out.raw_scores, out.verdict_logits, out.perfect_logits].into_iter().flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap()).collect()
+}
+
 #[test]
 fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
+    let _serial = serial();
     let ex = world_examples(21, 14);
     // The plain layout, per-block cross-attention, and the fusion transformer: every layout
     // must survive the folder.
@@ -45,7 +57,7 @@ fn save_load_round_trip_gives_identical_outputs_and_int8_stays_close() {
         assert_eq!(outputs(&model, &config, &ex, &device), outputs(&loaded, &config, &ex, &device));
 
         let (_, int8) = load_student(dir.path(), Precision::Int8, &device).unwrap();
-        let (a, b) = (outputs(&model, &config, &ex, &device), outputs(&int8, &config, &ex, &device));
+        let (a, b) = (continuous_outputs(&model, &config, &ex, &device), continuous_outputs(&int8, &config, &ex, &device));
         let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(worst > 0.0, "int8 weights should not be bit-identical to fp32");
         assert!(worst < 0.05, "int8 changes an output by {worst} (block_attention {block_attention}, fusion {fusion_layers})");
@@ -203,6 +215,7 @@ fn a_config_of_another_version_is_refused_with_a_clear_error() {
 /// int8 file: both store `round(w / (max|w| / 127))`.
 #[test]
 fn burn_q8s_quantization_matches_the_int8_file() {
+    let _serial = serial();
     use burn::module::{Module, Quantizer};
     use burn::tensor::quantization::{Calibration, QuantValue, ScaleDtype};
 
