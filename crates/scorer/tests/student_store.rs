@@ -9,29 +9,33 @@ use image::RgbImage;
 use rewardedit_scorer::student::batch::{image_tensor, token_tensor};
 use rewardedit_models::int8::{dequantize_file, file_format, quantize_file, Granularity, FORMAT_V1, SCALE_SUFFIX};
 use rewardedit_scorer::student::store::{to_safetensors_bytes, FP32_FILE, INT8_FILE};
-use rewardedit_scorer::student::{load_student, save_student, Precision, StudentConfig, StudentNet};
+use rewardedit_scorer::student::{load_student, save_student, Precision, StudentConfig, StudentNet, StudentOutput, TeacherExample};
 use rewardedit_scorer::{ScoreError, ScoreRequest, Scorer, StudentScorer};
 use safetensors::tensor::{Dtype, SafeTensors};
 use student_support::{serial, tiny_config, world_examples};
 
-/// Every output, the thresholded scores included: a round trip must reproduce them bit for bit.
-fn outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfig, ex: &[rewardedit_scorer::student::TeacherExample], device: &Device) -> Vec<f32> {
+fn forward(model: &StudentNet, config: &StudentConfig, ex: &[TeacherExample], device: &Device) -> StudentOutput {
     let pairs: Vec<_> = ex.iter().map(|e| (&e.source, &e.edited)).collect();
     let texts: Vec<&str> = ex.iter().map(|e| e.instruction.as_str()).collect();
-    let out = model.forward(image_tensor(&pairs, config.resolution, device), token_tensor(config, &texts, device));
-    let mut v = out.scores.into_data().try_to_vec::<f32>().unwrap();
-    v.extend(out.verdict_logits.into_data().try_to_vec::<f32>().unwrap());
-    v
+    model.forward(image_tensor(&pairs, config.resolution, device), token_tensor(config, &texts, device))
+}
+
+fn flat(tensors: impl IntoIterator<Item = Tensor<2>>) -> Vec<f32> {
+    tensors.into_iter().flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap()).collect()
+}
+
+/// Every output, the thresholded scores included: a round trip must reproduce them bit for bit.
+fn outputs(model: &StudentNet, config: &StudentConfig, ex: &[TeacherExample], device: &Device) -> Vec<f32> {
+    let out = forward(model, config, ex, device);
+    flat([out.scores, out.verdict_logits])
 }
 
 /// The continuous outputs only. A score is exactly 5 where its perfect logit is positive, so on
 /// an untrained network with a logit near 0 any weight change can move a score by ~2.5; int8
 /// closeness is a property of the logits and the regression, not of that threshold.
-fn continuous_outputs(model: &StudentNet, config: &rewardedit_scorer::student::StudentConfig, ex: &[rewardedit_scorer::student::TeacherExample], device: &Device) -> Vec<f32> {
-    let pairs: Vec<_> = ex.iter().map(|e| (&e.source, &e.edited)).collect();
-    let texts: Vec<&str> = ex.iter().map(|e| e.instruction.as_str()).collect();
-    let out = model.forward(image_tensor(&pairs, config.resolution, device), token_tensor(config, &texts, device));
-    [out.raw_scores, out.verdict_logits, out.perfect_logits].into_iter().flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap()).collect()
+fn continuous_outputs(model: &StudentNet, config: &StudentConfig, ex: &[TeacherExample], device: &Device) -> Vec<f32> {
+    let out = forward(model, config, ex, device);
+    flat([out.raw_scores, out.verdict_logits, out.perfect_logits])
 }
 
 #[test]
