@@ -42,6 +42,7 @@ pack)
     # Each `path = "..."` inside an [[extra_data]] table: copy the manifest folder, point at the copy.
     i=0
     in_extra=0
+    declare -A packed=()
     while IFS= read -r line; do
         case "$line" in
         "[[extra_data]]"*) in_extra=1 ;;
@@ -49,6 +50,10 @@ pack)
         esac
         if [ $in_extra = 1 ] && [[ "$line" =~ ^path\ *=\ *\"(.*)\" ]]; then
             name=${BASH_REMATCH[1]}
+            # A folder listed several times (to weigh it up) is copied once: the first rewrite
+            # below already points every line naming it at that copy.
+            [ -n "${packed[$name]:-}" ] && continue
+            packed[$name]=1
             src=$(from_caller "$name")
             [ -e "$src" ] || { echo "error: $RECIPE names extra data $name, not found from $CALLER (call the script from the folder the recipe's paths are relative to)" >&2; exit 2; }
             dst=$CARRY/extra/$i

@@ -33,3 +33,28 @@ fn a_held_out_set_equal_to_the_training_set_is_refused() {
     r.extra_data.push(r.heldout.clone());
     assert!(r.validate().unwrap_err().to_string().contains("held out"));
 }
+
+#[test]
+fn a_repeated_manifest_enters_the_training_set_that_many_times() {
+    let dir = tempfile::tempdir().unwrap();
+    rewardedit_world::write_dataset(dir.path(), &rewardedit_world::WorldConfig { size: 16, ..Default::default() }, 4, 5, |_, _| {}).unwrap();
+    let source = |repeat| DataSource::Manifest { path: dir.path().to_path_buf(), repeat };
+    let once: Vec<String> = source(1).load(16, &mut |_, _| {}).unwrap().into_iter().map(|e| e.id).collect();
+    let thrice: Vec<String> = source(3).load(16, &mut |_, _| {}).unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(once.len(), 4);
+    assert_eq!(thrice, [once.clone(), once.clone(), once].concat());
+
+    // In a recipe: written back only when it is not 1 (older resolved recipes still match).
+    let mut r = DistillRecipe::load(&recipe("world-scorer.toml")).unwrap();
+    r.extra_data = vec![source(1), source(6)];
+    let resolved = r.resolved_toml().unwrap();
+    assert_eq!(resolved.matches("repeat = 6").count(), 1, "{resolved}");
+    assert!(!resolved.contains("repeat = 1"), "{resolved}");
+    assert_eq!(toml::from_str::<DistillRecipe>(&resolved).unwrap(), r);
+
+    r.extra_data = vec![source(0)];
+    assert!(r.validate().unwrap_err().to_string().contains("repeat must be at least 1"));
+    r.extra_data.clear();
+    r.heldout = source(2);
+    assert!(r.validate().unwrap_err().to_string().contains("leave it out"));
+}

@@ -180,7 +180,7 @@ fn extra_data_is_trained_on_after_data() {
     let manifest = tempfile::tempdir().unwrap();
     rewardedit_world::write_dataset(manifest.path(), &student_support::tiny_world(), 10, 77, |_, _| {}).unwrap();
     let mut recipe = tiny_recipe(2);
-    recipe.extra_data = vec![DataSource::Manifest { path: manifest.path().to_path_buf() }];
+    recipe.extra_data = vec![DataSource::Manifest { path: manifest.path().to_path_buf(), repeat: 1 }];
     let dir = tempfile::tempdir().unwrap();
     let mut loaded = Vec::new();
     let events = &mut |e: DistillEvent| {

@@ -34,7 +34,19 @@ pub enum DataSource {
     Manifest {
         /// The manifest file, or a folder holding `manifest.jsonl`.
         path: PathBuf,
+        /// How many times its edits enter the training set: a small folder among many world
+        /// edits (a few thousand editor outputs beside 200,000) keeps its share of the draws.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        repeat: usize,
     },
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// One edit with its teacher label, images already at the student's resolution.
@@ -58,7 +70,10 @@ impl DataSource {
     pub fn load(&self, resolution: u32, progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<TeacherExample>, StudentError> {
         match self {
             DataSource::World { seed, n, world } => load_world(world, *seed, *n, resolution, progress),
-            DataSource::Manifest { path } => load_manifest(path, resolution, progress),
+            DataSource::Manifest { path, repeat } => {
+                let once = load_manifest(path, resolution, progress)?;
+                Ok((0..*repeat).flat_map(|_| once.iter().cloned()).collect())
+            }
         }
     }
 }
