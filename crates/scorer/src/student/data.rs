@@ -71,8 +71,13 @@ impl DataSource {
         match self {
             DataSource::World { seed, n, world } => load_world(world, *seed, *n, resolution, progress),
             DataSource::Manifest { path, repeat } => {
-                let once = load_manifest(path, resolution, progress)?;
-                Ok((0..*repeat).flat_map(|_| once.iter().cloned()).collect())
+                let mut all = load_manifest(path, resolution, progress)?;
+                let n = all.len();
+                all.reserve(n * repeat.saturating_sub(1));
+                for _ in 1..*repeat {
+                    all.extend_from_within(..n);
+                }
+                Ok(all)
             }
         }
     }

@@ -104,15 +104,14 @@ impl DistillRecipe {
         if !t.lr.is_finite() || t.lr <= 0.0 || !(0.0..=1.0).contains(&t.min_lr_fraction) {
             return Err(StudentError::Config(format!("lr {} must be positive, min_lr_fraction in [0, 1]", t.lr)));
         }
+        if let DataSource::Manifest { path, repeat } = &self.heldout
+            && *repeat != 1
+        {
+            return Err(StudentError::Config(format!("[heldout] {}: repeat counts each held-out edit {repeat} times; leave it out", path.display())));
+        }
         for d in self.training_sources().chain([&self.heldout]) {
             if let DataSource::Manifest { path, repeat: 0 } = d {
                 return Err(StudentError::Config(format!("{}: repeat must be at least 1", path.display())));
-            }
-            if let DataSource::Manifest { path, repeat } = d
-                && std::ptr::eq(d, &self.heldout)
-                && *repeat != 1
-            {
-                return Err(StudentError::Config(format!("[heldout] {}: repeat counts each held-out edit {repeat} times; leave it out", path.display())));
             }
             if let DataSource::World { world, n, .. } = d {
                 world.validate()?;
