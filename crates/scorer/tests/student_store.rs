@@ -108,10 +108,16 @@ fn int8_file_round_trip_error_is_within_half_a_step_per_weight() {
 fn committed_v1_int8_students_still_load() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
     let device = Device::flex();
+    // Whichever committed students are still v1 (a newly committed one is written as v2); at
+    // least one must be, or v1 loading needs a fixture of its own.
+    let mut v1 = 0;
     for name in ["student-scorer", "student-scorer-noisy"] {
         let dir = root.join(name);
         let bytes = std::fs::read(dir.join(INT8_FILE)).unwrap();
-        assert_eq!(file_format(&bytes).unwrap().as_deref(), Some(FORMAT_V1), "{name}");
+        if file_format(&bytes).unwrap().as_deref() != Some(FORMAT_V1) {
+            continue;
+        }
+        v1 += 1;
         let (config, int8) = load_student(&dir, Precision::Int8, &device).unwrap();
         let (_, fp32) = load_student(&dir, Precision::Fp32, &device).unwrap();
         let ex = world_examples(27, 7);
@@ -119,6 +125,7 @@ fn committed_v1_int8_students_still_load() {
         let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(worst > 0.0 && worst < 0.5, "{name}: int8 vs fp32 output gap {worst}");
     }
+    assert!(v1 > 0, "no committed student scorer has a v1 int8 file");
 }
 
 fn request(source: RgbImage, edited: RgbImage, instruction: &str) -> ScoreRequest {
