@@ -25,6 +25,16 @@
 # The device tool cannot carry the 72 MB binary (64 MiB limit): carry target/cuda/rewardedit.gz
 # and let scripts/gpu-check.sh unpack it.
 #
+# With TCH=1 the binary also gets burn's LibTorch backend (`--backend libtorch-cuda`: PyTorch's
+# cuDNN/cuBLAS kernels under our models), linked against the libtorch of a CUDA build of PyTorch.
+# LIBTORCH names that PyTorch's `torch` folder (with include/ and lib/); the GPU machine's own
+# PyTorch is what the binary loads at run time, so it must be the same version (2.11.0+cu130 on
+# the lent machines). Without a local PyTorch, unpack the wheel from PyPI (no install needed):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
+#       torch==2.11.0 -d /tmp/torchwhl && unzip -q /tmp/torchwhl/torch-*.whl 'torch/lib/*' 'torch/include/*' -d /tmp/torchwhl
+#   TCH=1 LIBTORCH=/tmp/torchwhl/torch bash scripts/build-cuda.sh
+# Run it there with LD_LIBRARY_PATH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib.
+#
 # Usage: bash scripts/build-cuda.sh        (extra args are passed to cargo, e.g. --locked)
 set -euo pipefail
 
@@ -37,18 +47,43 @@ BIN="$TARGET_DIR/release/rewardedit"
 export DOCS_RS=1
 export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}"
 
-CARGO_ARGS=(rustc --release -p rewardedit-cli --bin rewardedit --features cuda
+FEATURES=cuda
+LINK_ARGS=()
+if [ "${TCH:-0}" = 1 ]; then
+    [ -n "${LIBTORCH:-}" ] && [ -f "$LIBTORCH/lib/libtorch_cuda.so" ] || {
+        echo "error: TCH=1 needs LIBTORCH set to a CUDA PyTorch's torch folder (lib/libtorch_cuda.so not found in '${LIBTORCH:-}'); see this script's header" >&2
+        exit 2
+    }
+    FEATURES=cuda,tch
+    export LIBTORCH LIBTORCH_BYPASS_VERSION_CHECK=1 LIBTORCH_CXX11_ABI=1
+    # libtorch_cuda needs the CUDA runtime libraries of PyTorch's nvidia-* packages, which are
+    # not here: their symbols resolve on the GPU machine, at load time.
+    LINK_ARGS=(-C link-arg=-Wl,--allow-shlib-undefined)
+fi
+CARGO_ARGS=(rustc --release -p rewardedit-cli --bin rewardedit --features "$FEATURES"
     --target-dir "$TARGET_DIR" "$@")
+
+# unresolved: undefined dynamic symbols of $BIN that no library provides. Versionless and not
+# weak, minus those libtorch defines (it has no symbol versions, and loads at run time).
+unresolved() {
+    nm -D --undefined-only "$BIN" | awk '$1 == "U" && $2 !~ /@/ { print $2 }' | sort -u >"$STUB_DIR/undefined.txt"
+    if [ "$FEATURES" = cuda,tch ]; then
+        nm -D --defined-only "$LIBTORCH"/lib/lib{torch,torch_cpu,torch_cuda,c10,c10_cuda}.so | awk 'NF == 3 { print $3 }' |
+            sed 's/@.*//' | sort -u >"$STUB_DIR/libtorch.txt"
+        comm -23 "$STUB_DIR/undefined.txt" "$STUB_DIR/libtorch.txt"
+    else
+        cat "$STUB_DIR/undefined.txt"
+    fi
+}
 
 mkdir -p "$STUB_DIR"
 
 echo "== [1/3] probe link (unresolved symbols allowed) to list the missing LLVM symbols"
-cargo "${CARGO_ARGS[@]}" -- -C link-arg=-Wl,--unresolved-symbols=ignore-all
+cargo "${CARGO_ARGS[@]}" -- -C link-arg=-Wl,--unresolved-symbols=ignore-all "${LINK_ARGS[@]}"
 
 # Undefined symbols with no version (glibc's carry @GLIBC_x) and not weak are the ones no
 # library provides: LLVM C API, cubecl-llvm's C++ shims, and the target init wrappers.
-nm -D --undefined-only "$BIN" | awk '$1 == "U" && $2 !~ /@/ { print $2 }' | sort -u \
-    >"$STUB_DIR/symbols.txt"
+unresolved >"$STUB_DIR/symbols.txt"
 n=$(wc -l <"$STUB_DIR/symbols.txt")
 echo "   $n unresolved symbols (first few):"
 head -5 "$STUB_DIR/symbols.txt" | sed 's/^/     /'
@@ -75,10 +110,10 @@ echo "== [2/3] generate and compile the aborting stubs"
 cc -O1 -fPIC -w -c "$STUB_DIR/llvm_stubs.c" -o "$STUB_DIR/llvm_stubs.o"
 
 echo "== [3/3] final link with the stubs (stripped)"
-cargo "${CARGO_ARGS[@]}" -- -C link-arg="$STUB_DIR/llvm_stubs.o" -C strip=symbols
+cargo "${CARGO_ARGS[@]}" -- -C link-arg="$STUB_DIR/llvm_stubs.o" -C strip=symbols "${LINK_ARGS[@]}"
 
 # Any symbol still unresolved would only show up at run time: fail here instead.
-left=$(nm -D --undefined-only "$BIN" | awk '$1 == "U" && $2 !~ /@/ { print $2 }' | wc -l)
+left=$(unresolved | wc -l)
 if [ "$left" -ne 0 ]; then
     echo "error: $left symbols still unresolved in $BIN" >&2
     exit 1

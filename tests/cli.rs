@@ -298,6 +298,28 @@ fn bad_input_exits_2_with_a_reason() {
     let err = bad_input(&["label", "--in", p(&dir.path().join("none")), "--scorer", "oracle", "--out", p(dir.path())]);
     assert!(err.contains("none"), "{err}");
     bad_input(&["info", "--backend", "cuda"]);
+    // The CPU build has no LibTorch: both of its backends say how to get one.
+    for backend in ["libtorch", "libtorch-cuda"] {
+        let err = bad_input(&["info", "--backend", backend]);
+        assert!(err.contains("--features tch"), "{err}");
+    }
+}
+
+#[test]
+fn bench_edit_times_whole_edits_at_the_requested_size_and_precision() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/ip2p_tiny");
+    for dtype in ["f32", "f16"] {
+        let out = ok(&["bench-edit", "--model", p(&golden), "--size", "24", "--steps", "2", "--iters", "2", "--dtype", dtype]);
+        // The model's size multiple is 8 for this UNet: 24 px stays 24 px, two steps of Euler-A.
+        assert!(out.contains("(24x24 px, 2 steps euler-a, reward off)"), "{out}");
+        assert!(out.contains(&format!(", {dtype}, backend flex")), "{out}");
+        let median: f64 = out.split("median ").nth(1).and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()).expect(&out);
+        assert!(median > 0.0 && out.contains("over 2 edits"), "{out}");
+    }
+    let err = bad_input(&["bench-edit", "--model", p(&golden), "--iters", "0"]);
+    assert!(err.contains("--iters"), "{err}");
+    let err = bad_input(&["bench-edit", "--model", p(&golden.join("nope"))]);
+    assert!(err.contains("not a folder"), "{err}");
 }
 
 #[test]

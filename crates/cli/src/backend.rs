@@ -1,5 +1,5 @@
 //! Picks the burn device once, at the edge (architecture.md rule 2). Flex is the CPU default;
-//! NdArray (deprecated upstream, far too slow to train) and CUDA are cargo features.
+//! NdArray (deprecated upstream, far too slow to train), CUDA and LibTorch are cargo features.
 
 use anyhow::Result;
 use burn::tensor::Device;
@@ -16,6 +16,11 @@ pub enum BackendKind {
     Ndarray,
     /// burn CUDA: NVIDIA GPU; build with `--features cuda`.
     Cuda,
+    /// LibTorch on the CPU (PyTorch's kernels); build with `--features tch`.
+    Libtorch,
+    /// LibTorch on an NVIDIA GPU (PyTorch's cuDNN/cuBLAS kernels); build with `--features tch`
+    /// against a CUDA build of PyTorch.
+    LibtorchCuda,
 }
 
 impl BackendKind {
@@ -28,6 +33,9 @@ impl BackendKind {
         if cfg!(feature = "cuda") {
             v.push(BackendKind::Cuda);
         }
+        if cfg!(feature = "tch") {
+            v.extend([BackendKind::Libtorch, BackendKind::LibtorchCuda]);
+        }
         v
     }
 
@@ -36,6 +44,8 @@ impl BackendKind {
             BackendKind::Flex => "flex",
             BackendKind::Ndarray => "ndarray",
             BackendKind::Cuda => "cuda",
+            BackendKind::Libtorch => "libtorch",
+            BackendKind::LibtorchCuda => "libtorch-cuda",
         }
     }
 }
@@ -47,7 +57,32 @@ pub fn device(kind: BackendKind, gpu: usize) -> Result<Device> {
         BackendKind::Flex => Ok(Device::flex()),
         BackendKind::Ndarray => ndarray_device(),
         BackendKind::Cuda => cuda_device(gpu),
+        BackendKind::Libtorch => libtorch_device(None),
+        BackendKind::LibtorchCuda => libtorch_device(Some(gpu)),
     }
+}
+
+#[cfg(feature = "tch")]
+fn libtorch_device(gpu: Option<usize>) -> Result<Device> {
+    #[allow(deprecated)] // burn-tch is deprecated upstream, and still the fastest path on a GPU here
+    Ok(match gpu {
+        None => Device::libtorch(),
+        Some(index) => {
+            // A CPU-only libtorch would panic deep inside the first CUDA op: say it up front.
+            anyhow::ensure!(
+                tch::Cuda::is_available(),
+                "LibTorch sees no CUDA device: put a CUDA build of PyTorch's lib folder on LD_LIBRARY_PATH (and the NVIDIA driver), or use `--backend libtorch`"
+            );
+            Device::libtorch_cuda(index)
+        }
+    })
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch_device(_gpu: Option<usize>) -> Result<Device> {
+    Err(bad_input(
+        "this binary was built without LibTorch: rebuild with `--features tch` (scripts/build-cuda.sh with TCH=1), or use `--backend flex`",
+    ))
 }
 
 #[cfg(feature = "ndarray")]

@@ -64,6 +64,8 @@ enum Command {
     Export(commands::export::Args),
     /// Time the editor's UNet forward with random weights (for GPU and CPU benchmarks).
     BenchUnet(commands::bench_unet::Args),
+    /// Time whole edits with an editor folder (warm-up, then the median of several).
+    BenchEdit(commands::bench_edit::Args),
     /// Edit one image with an editor folder: instruction + requested rewards (or a template).
     Edit(commands::edit::Args),
     /// Quantize an editor folder's weights (int8 per channel, fp16, bf16) and measure the error.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args, cli.backend, cli.gpu),
         Command::DistillEditor(args) => commands::distill_editor::run(args, cli.backend, cli.gpu),
         Command::BenchUnet(args) => commands::bench_unet::run(args, cli.backend, cli.gpu),
+        Command::BenchEdit(args) => commands::bench_edit::run(args, cli.backend, cli.gpu),
         Command::Edit(args) => commands::edit::run(args, cli.backend, cli.gpu),
         Command::Quantize(args) => commands::quantize::run(args, cli.backend, cli.gpu),
         Command::Model(cmd) => commands::model::run(cmd, cli.backend, cli.gpu),

@@ -58,11 +58,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         return Err(bad_input("--latent must be a multiple of 8 (three downsamplings)"));
     }
     let mut device: Device = backend::device(kind, gpu)?;
-    let dtype = match args.dtype {
-        Precision::F32 => FloatDType::F32,
-        Precision::F16 => FloatDType::F16,
-        Precision::Bf16 => FloatDType::BF16,
-    };
+    let dtype = args.dtype.float_dtype();
     device
         .configure(DeviceConfig::default().float_dtype(dtype))
         .map_err(|e| anyhow::anyhow!("cannot use {dtype:?} on this device: {e:?}"))?;
@@ -104,7 +100,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         args.config.as_ref().map_or("sd15".into(), |p| p.display().to_string()),
         config.in_channels,
         if args.reward { "on" } else { "off" },
-        args.dtype_name(),
+        args.dtype.name(),
         kind.name()
     );
     println!(
@@ -116,9 +112,17 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     Ok(())
 }
 
-impl Args {
-    fn dtype_name(&self) -> &'static str {
-        match self.dtype {
+impl Precision {
+    pub fn float_dtype(self) -> FloatDType {
+        match self {
+            Precision::F32 => FloatDType::F32,
+            Precision::F16 => FloatDType::F16,
+            Precision::Bf16 => FloatDType::BF16,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
             Precision::F32 => "f32",
             Precision::F16 => "f16",
             Precision::Bf16 => "bf16",

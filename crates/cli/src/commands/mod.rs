@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod bench_edit;
 pub mod bench_unet;
 pub mod data;
 pub mod demo;
