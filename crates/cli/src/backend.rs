@@ -50,6 +50,26 @@ impl BackendKind {
     }
 }
 
+/// Makes `kind` burn's default device for this process (the `BURN_DEVICE` variable), unless the
+/// user set one. burn materialises some state on `Device::default()` (an optimiser's moments on
+/// `--resume`), which in a binary with CUDA compiled in is the GPU even under `--backend flex`:
+/// on a machine without one that panics. Call before any thread starts.
+pub fn pin_default(kind: BackendKind) {
+    if std::env::var_os("BURN_DEVICE").is_some() {
+        return;
+    }
+    let name = match kind {
+        BackendKind::Flex => "flex",
+        BackendKind::Ndarray => "ndarray",
+        BackendKind::Cuda => "cuda",
+        // burn names LibTorch's CPU device only; state moves to the parameters' GPU at the next step.
+        BackendKind::Libtorch | BackendKind::LibtorchCuda => "tch",
+    };
+    // SAFETY: called from `main` before any other thread exists, so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("BURN_DEVICE", name) };
+}
+
 /// The device for `kind` (`gpu` is the CUDA device index), or a bad-input error saying how to
 /// build a binary that has it.
 pub fn device(kind: BackendKind, gpu: usize) -> Result<Device> {

@@ -79,6 +79,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    backend::pin_default(cli.backend);
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args, cli.backend, cli.gpu),
         Command::World(cmd) => commands::world::run(cmd),
