@@ -7,16 +7,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::tensor::{Device, DeviceConfig};
 use clap::Args as ClapArgs;
 use image::RgbImage;
 use rewardedit_core::RewardCondition;
 use rewardedit_models::pipeline::{edit, EditRequest, Editor};
 
-use crate::backend::{self, BackendKind};
+use crate::backend::BackendKind;
 use crate::exit::bad_input;
 
-use super::bench_unet::Precision;
+use super::bench_timing::{device_at, measure, Precision};
 use super::sampler_args::SamplerArgs;
 
 #[derive(ClapArgs)]
@@ -50,11 +49,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     if !args.model.is_dir() {
         return Err(bad_input(format!("--model {}: not a folder", args.model.display())));
     }
-    let mut device: Device = backend::device(kind, gpu)?;
-    let dtype = args.dtype.float_dtype();
-    device
-        .configure(DeviceConfig::default().float_dtype(dtype))
-        .map_err(|e| anyhow::anyhow!("cannot use {dtype:?} on this device: {e:?}"))?;
+    let device = device_at(kind, gpu, args.dtype)?;
 
     let t0 = Instant::now();
     let editor = Editor::load(&args.model, &device)
@@ -75,12 +70,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         edit(&editor, std::slice::from_ref(&request), &settings, &mut |_, _| {})?;
         Ok(t.elapsed().as_secs_f64())
     };
-    let first = one()?;
-    for _ in 1..args.warmup {
-        one()?;
-    }
-    let mut times: Vec<f64> = (0..args.iters).map(|_| one()).collect::<Result<_>>()?;
-    times.sort_by(f64::total_cmp);
+    let t = measure(args.warmup, args.iters, one)?;
     println!(
         "edit {} ({}x{} px, {} steps {}, reward {}), {}, backend {}",
         args.model.display(),
@@ -93,10 +83,11 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         kind.name()
     );
     println!(
-        "load {load_s:.2} s, first edit {first:.3} s, median {:.3} s, min {:.3} s over {} edits",
-        times[times.len() / 2],
-        times[0],
-        times.len()
+        "load {load_s:.2} s, first edit {:.3} s, median {:.3} s, min {:.3} s over {} edits",
+        t.first,
+        t.median,
+        t.min,
+        t.timed
     );
     Ok(())
 }

@@ -6,19 +6,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use burn::tensor::{DType, Device, DeviceConfig, Distribution, FloatDType, Tensor};
-use clap::{Args as ClapArgs, ValueEnum};
+use burn::tensor::{DType, Distribution, Tensor};
+use clap::Args as ClapArgs;
 use rewardedit_models::unet::{RewardConditioningConfig, RewardInputs, UNet2DConditionConfig, UNet2DConditionModel};
 
-use crate::backend::{self, BackendKind};
+use crate::backend::BackendKind;
 use crate::exit::{bad_input, InputContext};
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Precision {
-    F32,
-    F16,
-    Bf16,
-}
+use super::bench_timing::{device_at, measure, Precision};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -57,11 +52,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     if !args.latent.is_multiple_of(8) {
         return Err(bad_input("--latent must be a multiple of 8 (three downsamplings)"));
     }
-    let mut device: Device = backend::device(kind, gpu)?;
-    let dtype = args.dtype.float_dtype();
-    device
-        .configure(DeviceConfig::default().float_dtype(dtype))
-        .map_err(|e| anyhow::anyhow!("cannot use {dtype:?} on this device: {e:?}"))?;
+    let device = device_at(kind, gpu, args.dtype)?;
 
     let t0 = Instant::now();
     let reward_cfg = RewardConditioningConfig::default();
@@ -88,13 +79,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         let _: Vec<f32> = out.sum().cast(DType::F32).into_data().try_to_vec().context("reading the result")?;
         Ok(t.elapsed().as_secs_f64())
     };
-    let first = call()?;
-    for _ in 1..args.warmup {
-        call()?;
-    }
-    let mut times: Vec<f64> = (0..args.iters).map(|_| call()).collect::<Result<_>>()?;
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    let t = measure(args.warmup, args.iters, call)?;
     println!(
         "unet {} ({} input channels, reward {}), batch {b}, latent {s}x{s}, {}, backend {}",
         args.config.as_ref().map_or("sd15".into(), |p| p.display().to_string()),
@@ -104,28 +89,11 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         kind.name()
     );
     println!(
-        "build {build_s:.2} s, first call {first:.3} s, median {:.2} ms, min {:.2} ms over {} calls",
-        median * 1e3,
-        times[0] * 1e3,
-        times.len()
+        "build {build_s:.2} s, first call {:.3} s, median {:.2} ms, min {:.2} ms over {} calls",
+        t.first,
+        t.median * 1e3,
+        t.min * 1e3,
+        t.timed
     );
     Ok(())
-}
-
-impl Precision {
-    pub fn float_dtype(self) -> FloatDType {
-        match self {
-            Precision::F32 => FloatDType::F32,
-            Precision::F16 => FloatDType::F16,
-            Precision::Bf16 => FloatDType::BF16,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-            Precision::Bf16 => "bf16",
-        }
-    }
 }

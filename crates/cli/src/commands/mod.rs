@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod bench_edit;
+pub mod bench_timing;
 pub mod bench_unet;
 pub mod data;
 pub mod demo;
