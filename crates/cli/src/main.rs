@@ -23,7 +23,7 @@ struct Cli {
     /// burn backend for model work.
     #[arg(long, global = true, value_enum, default_value = "flex", env = "REWARDEDIT_BACKEND")]
     backend: BackendKind,
-    /// CUDA device index (with `--backend cuda`).
+    /// CUDA device index (with `--backend cuda` or `libtorch-cuda`).
     #[arg(long, global = true, default_value_t = 0)]
     gpu: usize,
     #[command(subcommand)]
