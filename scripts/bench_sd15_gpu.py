@@ -6,13 +6,16 @@ device call (scripts/gpu-bench.sh runs both):
          64x64 latent (512 px), fp16, eager: median ms per forward.
   edit   StableDiffusionInstructPix2PixPipeline, 512 px, 30 Euler-Ancestral steps, text cfg 7.5,
          image cfg 1.5, fp16: median s per edit (text encoding, VAE encode/decode included).
+  unet_fb the UNet's forward + backward alone (batch 8, 32x32 latent = 256 px, fp32, loss = mean
+         of the output): the part of a training step that `rewardedit bench-unet --backward
+         --batch 8 --latent 32` times on our side, without data, VAE, CLIP or optimiser.
   train  one stage-1 training step at 256 px, batch 8, fp32 weights (as ours): frozen VAE encode
          and CLIP text encode, UNet forward + backward, AdamW, EMA update: samples/s.
 
 Prints one JSON line per part and writes them to --out. Needs torch and diffusers (the GPU
 machine's image has torch; diffusers travels as a wheel, see scripts/gpu-bench.sh).
 
-    python3 scripts/bench_sd15_gpu.py [--parts unet,edit,train] [--out FILE]
+    python3 scripts/bench_sd15_gpu.py [--parts unet,unet_fb,edit,train] [--out FILE]
 
 A dry run of the logic on a CPU (slow at these sizes, and in fp32):
     scripts/.venv/bin/python scripts/bench_sd15_gpu.py --device cpu --half f32 --iters 1 --edit-steps 2
@@ -85,6 +88,25 @@ def bench_unet(iters):
                 median_ms=statistics.median(times) * 1e3, min_ms=times[0] * 1e3, calls=iters)
 
 
+def bench_unet_fb(iters, batch=8, latent=32):
+    unet = unet_model(torch.float32).train()
+    g = torch.Generator(DEV).manual_seed(0)
+    x = torch.randn(batch, 8, latent, latent, device=DEV, generator=g)
+    t = torch.full((batch,), 500, device=DEV)
+    text = torch.randn(batch, 77, 768, device=DEV, generator=g)
+
+    def once():
+        unet.zero_grad(set_to_none=True)
+        unet(x, t, text).sample.mean().backward()
+
+    first = sync_time(once)
+    for _ in range(2):
+        once()
+    times = sorted(sync_time(once) for _ in range(iters))
+    return dict(part="unet_fb", batch=batch, latent=latent, dtype="f32", first_s=first,
+                median_ms=statistics.median(times) * 1e3, min_ms=times[0] * 1e3, calls=iters)
+
+
 def bench_edit(iters, steps):
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
     from transformers import CLIPTokenizer
@@ -153,7 +175,7 @@ def bench_train(steps, batch=8, res=256):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="unet,edit,train")
+    ap.add_argument("--parts", default="unet,unet_fb,edit,train")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--edit-steps", type=int, default=30)
     ap.add_argument("--device", default="cuda")
@@ -170,7 +192,7 @@ def main():
     print(json.dumps(info), flush=True)
     rows = [info]
     for part in args.parts.split(","):
-        fn = dict(unet=lambda: bench_unet(args.iters), edit=lambda: bench_edit(3, args.edit_steps), train=lambda: bench_train(args.iters))[part]
+        fn = dict(unet=lambda: bench_unet(args.iters), unet_fb=lambda: bench_unet_fb(args.iters), edit=lambda: bench_edit(3, args.edit_steps), train=lambda: bench_train(args.iters))[part]
         row = fn()
         print(json.dumps(row), flush=True)
         rows.append(row)

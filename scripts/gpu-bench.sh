@@ -4,10 +4,11 @@
 # long run with whatever time is left:
 #
 #   1. the backends answer (`info`: burn-cuda, LibTorch on CUDA);
-#   2. PyTorch/diffusers (scripts/bench_sd15_gpu.py): UNet forward fp16 batch 3 at 512 px, a
-#      512 px 30-step fp16 InstructPix2Pix edit, a 256 px batch 8 fp32 training step;
+#   2. PyTorch/diffusers (scripts/bench_sd15_gpu.py): UNet forward fp16 batch 3 at 512 px, UNet
+#      forward + backward fp32 at 256 px batch 8, a 512 px 30-step fp16 InstructPix2Pix edit, a
+#      256 px batch 8 fp32 training step;
 #   3. ours on LibTorch-CUDA (PyTorch's kernels under our models): the same UNet forward, reward
-#      modules off and on; `model init --preset sd15` and `bench-edit` (512 px, 30 steps, fp16);
+#      modules off and on, and the same forward + backward; `model init --preset sd15` and `bench-edit` (512 px, 30 steps, fp16);
 #   4. ours on burn-cuda (cubecl kernels): the same UNet forward;
 #   5. scripts/gpu-sd15.sh on LibTorch-CUDA: stage 1 and stage 2 training at 256 px batch 8
 #      (the reward modules' cost) and the sd15-student distillation, as far as the time allows
@@ -77,6 +78,9 @@ if [ "$FAST" = libtorch-cuda ]; then
     # Again without: the first GPU work of a call runs on a card still clocking up (session 11:
     # reward off 37.2 ms first, reward on 28.8 ms second), so only a later pair compares.
     limit 60 && run unet-libtorch-f16-again "$BIN" --backend libtorch-cuda bench-unet --dtype f16 --iters 20
+    # The UNet's share of a training step (fp32, 256 px batch 8), against the Python part's unet_fb:
+    # tells the backward pass (burn's generic conv gradients on LibTorch) from the rest of a step.
+    limit 60 && run unet-libtorch-fb "$BIN" --backend libtorch-cuda bench-unet --backward --batch 8 --latent 32 --iters 10
 fi
 SD=$WORK/sd15-random
 limit 90 && run init "$BIN" --backend "$FAST" model init --preset sd15 --tokenizer tests/golden/ip2p_tiny/tokenizer \

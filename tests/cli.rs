@@ -306,6 +306,20 @@ fn bad_input_exits_2_with_a_reason() {
 }
 
 #[test]
+fn bench_unet_times_the_forward_or_forward_and_backward() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/unet_tiny_config.json");
+    let base = ["bench-unet", "--config", p(&config), "--latent", "16", "--batch", "2", "--iters", "2"];
+    let forward = ok(&base);
+    assert!(forward.contains("(8 input channels, reward off), forward, batch 2, latent 16x16, f32"), "{forward}");
+    // The backward pass reads a gradient of conv_in back: it fails if none reaches the first layer.
+    let backward = ok(&[&base[..], &["--backward", "--reward"]].concat());
+    assert!(backward.contains("(8 input channels, reward on), forward + backward, batch 2"), "{backward}");
+    assert!(backward.contains("over 2 calls"), "{backward}");
+    let err = bad_input(&["bench-unet", "--config", p(&config), "--latent", "12"]);
+    assert!(err.contains("multiple of 8"), "{err}");
+}
+
+#[test]
 fn bench_edit_times_whole_edits_at_the_requested_size_and_precision() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/ip2p_tiny");
     for dtype in ["f32", "f16"] {

@@ -38,6 +38,10 @@ pub struct Args {
     /// Float precision of the device.
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: Precision,
+    /// Time forward + backward (the UNet's share of a training step, no optimiser) on an
+    /// autodiff device, instead of the forward alone.
+    #[arg(long)]
+    pub backward: bool,
 }
 
 pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
@@ -53,6 +57,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         return Err(bad_input("--latent must be a multiple of 8 (three downsamplings)"));
     }
     let device = device_at(kind, gpu, args.dtype)?;
+    let device = if args.backward { device.autodiff() } else { device };
 
     let t0 = Instant::now();
     let reward_cfg = RewardConditioningConfig::default();
@@ -75,16 +80,24 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     let call = || -> Result<f64> {
         let t = Instant::now();
         let out = unet.forward(sample.clone(), timestep.clone(), text.clone(), reward());
-        // Reading one value back waits for every queued kernel: the call's true wall time.
-        let _: Vec<f32> = out.sum().cast(DType::F32).into_data().try_to_vec().context("reading the result")?;
+        // Reading one value back waits for every queued kernel: the call's true wall time. With
+        // --backward it is a gradient of the first layer, the last one the backward pass computes.
+        let last = if args.backward {
+            let grads = out.mean().backward();
+            unet.conv_in.weight.val().grad(&grads).context("no gradient reached conv_in")?.sum()
+        } else {
+            out.sum()
+        };
+        let _: Vec<f32> = last.cast(DType::F32).into_data().try_to_vec().context("reading the result")?;
         Ok(t.elapsed().as_secs_f64())
     };
     let t = measure(args.warmup, args.iters, call)?;
     println!(
-        "unet {} ({} input channels, reward {}), batch {b}, latent {s}x{s}, {}, backend {}",
+        "unet {} ({} input channels, reward {}), {}, batch {b}, latent {s}x{s}, {}, backend {}",
         args.config.as_ref().map_or("sd15".into(), |p| p.display().to_string()),
         config.in_channels,
         if args.reward { "on" } else { "off" },
+        if args.backward { "forward + backward" } else { "forward" },
         args.dtype.name(),
         kind.name()
     );
