@@ -8,7 +8,8 @@
 #      forward + backward fp32 at 256 px batch 8, a 512 px 30-step fp16 InstructPix2Pix edit, a
 #      256 px batch 8 fp32 training step;
 #   3. ours on LibTorch-CUDA (PyTorch's kernels under our models): the same UNet forward, reward
-#      modules off and on, and the same forward + backward; `model init --preset sd15` and `bench-edit` (512 px, 30 steps, fp16);
+#      modules off and on, and the same forward + backward; `model init --preset sd15` and
+#      `bench-edit` (512 px, 30 steps, fp16);
 #   4. ours on burn-cuda (cubecl kernels): the same UNet forward;
 #   5. scripts/gpu-sd15.sh on LibTorch-CUDA: stage 1 and stage 2 training at 256 px batch 8
 #      (the reward modules' cost) and the sd15-student distillation, as far as the time allows
@@ -48,7 +49,7 @@ pack() {
     fi
     echo "=== summary ($((SECONDS - START)) s)"
     cat "$LOG_DIR"/torch.jsonl 2>/dev/null
-    grep -h -E '^(unet |build |edit |load |device:|=== .*exit)' "$LOG_DIR"/*.log 2>/dev/null | grep -v 'exit 0 ' | head -40
+    grep -h -E '^(device:|=== .*exit)' "$LOG_DIR"/*.log 2>/dev/null | grep -v 'exit 0 ' | head -40
     grep -h -E '^(unet |build |edit |load )' "$LOG_DIR"/*.log 2>/dev/null
     cat "$LOG_DIR"/sd15/summary.log "$LOG_DIR"/scorer/summary.log 2>/dev/null
 }
