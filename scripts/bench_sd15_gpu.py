@@ -9,6 +9,9 @@ device call (scripts/gpu-bench.sh runs both):
   unet_fb the UNet's forward + backward alone (batch 8, 32x32 latent = 256 px, fp32, loss = mean
          of the output): the part of a training step that `rewardedit bench-unet --backward
          --batch 8 --latent 32` times on our side, without data, VAE, CLIP or optimiser.
+  convgrad a 3x3 convolution's weight gradient on SD 1.5's shapes (batch 8, 256 px): PyTorch's
+         kernel against burn 0.22's generic formula, which burn-tch falls back to (is that formula
+         why our LibTorch-CUDA training step is ~10x PyTorch's?).
   train  one stage-1 training step at 256 px, batch 8, fp32 weights (as ours): frozen VAE encode
          and CLIP text encode, UNet forward + backward, AdamW, EMA update: samples/s.
 
@@ -17,6 +20,10 @@ machine's image has torch; diffusers travels as a wheel, see scripts/gpu-bench.s
 
     python3 scripts/bench_sd15_gpu.py [--parts unet,unet_fb,edit,train] [--out FILE]
 
+On the CPU, the forward + backward of any UNet config against `bench-unet --backward` (the
+same config, batch and latent):
+    scripts/.venv/bin/python scripts/bench_sd15_gpu.py --device cpu --parts unet_fb --iters 5 \
+        --unet-config checkpoints/world-teacher/unet/config.json --batch 16 --latent 32
 A dry run of the logic on a CPU (slow at these sizes, and in fp32):
     scripts/.venv/bin/python scripts/bench_sd15_gpu.py --device cpu --half f32 --iters 1 --edit-steps 2
 """
@@ -88,12 +95,18 @@ def bench_unet(iters):
                 median_ms=statistics.median(times) * 1e3, min_ms=times[0] * 1e3, calls=iters)
 
 
-def bench_unet_fb(iters, batch=8, latent=32):
-    unet = unet_model(torch.float32).train()
+def bench_unet_fb(iters, batch=8, latent=32, config=None):
+    if config:
+        from diffusers import UNet2DConditionModel
+        unet = UNet2DConditionModel.from_config(json.loads(Path(config).read_text())).to(DEV)
+    else:
+        unet = unet_model(torch.float32)
+    unet.train()
+    cfg = unet.config
     g = torch.Generator(DEV).manual_seed(0)
-    x = torch.randn(batch, 8, latent, latent, device=DEV, generator=g)
+    x = torch.randn(batch, cfg.in_channels, latent, latent, device=DEV, generator=g)
     t = torch.full((batch,), 500, device=DEV)
-    text = torch.randn(batch, 77, 768, device=DEV, generator=g)
+    text = torch.randn(batch, 77, cfg.cross_attention_dim, device=DEV, generator=g)
 
     def once():
         unet.zero_grad(set_to_none=True)
@@ -103,8 +116,38 @@ def bench_unet_fb(iters, batch=8, latent=32):
     for _ in range(2):
         once()
     times = sorted(sync_time(once) for _ in range(iters))
-    return dict(part="unet_fb", batch=batch, latent=latent, dtype="f32", first_s=first,
+    return dict(part="unet_fb", config=config or "sd15", batch=batch, latent=latent, dtype="f32", first_s=first,
                 median_ms=statistics.median(times) * 1e3, min_ms=times[0] * 1e3, calls=iters)
+
+
+def bench_convgrad(iters):
+    """A 3x3 convolution's weight gradient two ways, on SD 1.5's UNet shapes at 256 px (batch 8):
+    PyTorch's own backward-weight kernel (after the forward it needs), and burn 0.22's generic
+    formula, which burn-tch uses: a forward convolution of the batch-swapped input with the
+    batch-swapped output gradient as its kernel (burn-backend conv.rs, conv2d_weight_grad_no_groups)."""
+    rows = []
+    for c, side in [(320, 32), (640, 16), (1280, 8)]:
+        g = torch.Generator(DEV).manual_seed(0)
+        x, grad = (torch.randn(8, c, side, side, device=DEV, generator=g) for _ in range(2))
+        w = torch.randn(c, c, 3, 3, device=DEV, generator=g)
+
+        def native():
+            ww = w.detach().requires_grad_(True)
+            return torch.autograd.grad(torch.nn.functional.conv2d(x, ww, padding=1), ww, grad)[0]
+
+        def generic():
+            return torch.nn.functional.conv2d(x.transpose(0, 1), grad.transpose(0, 1), padding=1).transpose(0, 1)
+
+        def forward():
+            return torch.nn.functional.conv2d(x, w, padding=1)
+
+        err = ((native() - generic()).abs().max() / native().abs().max()).item()
+        ms = {}
+        for name, fn in [("forward", forward), ("native_fwd_wgrad", native), ("burn_generic_wgrad", generic)]:
+            fn()
+            ms[name + "_ms"] = statistics.median(sync_time(fn) for _ in range(iters)) * 1e3
+        rows.append(dict(channels=c, side=side, rel_diff=err, **ms))
+    return dict(part="convgrad", batch=8, dtype="f32", shapes=rows)
 
 
 def bench_edit(iters, steps):
@@ -181,10 +224,16 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--half", default="f16", choices=["f16", "bf16", "f32"], help="precision of unet and edit")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--unet-config", default=None, help="unet_fb: a diffusers UNet config.json instead of SD 1.5's")
+    ap.add_argument("--batch", type=int, default=8, help="unet_fb: batch")
+    ap.add_argument("--latent", type=int, default=32, help="unet_fb: latent side")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
     import diffusers
 
     global DEV, HALF
+    if args.threads:
+        torch.set_num_threads(args.threads)
     DEV = args.device
     HALF = dict(f16=torch.float16, bf16=torch.bfloat16, f32=torch.float32)[args.half]
     info = dict(part="env", torch=torch.__version__, diffusers=diffusers.__version__,
@@ -192,7 +241,7 @@ def main():
     print(json.dumps(info), flush=True)
     rows = [info]
     for part in args.parts.split(","):
-        fn = dict(unet=lambda: bench_unet(args.iters), unet_fb=lambda: bench_unet_fb(args.iters), edit=lambda: bench_edit(3, args.edit_steps), train=lambda: bench_train(args.iters))[part]
+        fn = dict(unet=lambda: bench_unet(args.iters), unet_fb=lambda: bench_unet_fb(args.iters, args.batch, args.latent, args.unet_config), convgrad=lambda: bench_convgrad(args.iters), edit=lambda: bench_edit(3, args.edit_steps), train=lambda: bench_train(args.iters))[part]
         row = fn()
         print(json.dumps(row), flush=True)
         rows.append(row)

@@ -6,7 +6,8 @@
 #   1. the backends answer (`info`: burn-cuda, LibTorch on CUDA);
 #   2. PyTorch/diffusers (scripts/bench_sd15_gpu.py): UNet forward fp16 batch 3 at 512 px, UNet
 #      forward + backward fp32 at 256 px batch 8, a 512 px 30-step fp16 InstructPix2Pix edit, a
-#      256 px batch 8 fp32 training step;
+#      256 px batch 8 fp32 training step; a 3x3 convolution's weight gradient on the UNet's
+#      shapes, PyTorch's kernel against the generic formula burn-tch falls back to;
 #   3. ours on LibTorch-CUDA (PyTorch's kernels under our models): the same UNet forward, reward
 #      modules off and on, and the same forward + backward; `model init --preset sd15` and
 #      `bench-edit` (512 px, 30 steps, fp16);
@@ -71,7 +72,7 @@ FAST=cuda
 limit 60 && run info-libtorch-cuda "$BIN" --backend libtorch-cuda info && FAST=libtorch-cuda
 echo "fast backend: $FAST" | tee -a "$LOG_DIR/summary.log"
 
-limit 150 && run torch python3 scripts/bench_sd15_gpu.py --out "$LOG_DIR/torch.jsonl"
+limit 150 && run torch python3 scripts/bench_sd15_gpu.py --parts unet,unet_fb,convgrad,edit,train --out "$LOG_DIR/torch.jsonl"
 
 if [ "$FAST" = libtorch-cuda ]; then
     limit 60 && run unet-libtorch-f16 "$BIN" --backend libtorch-cuda bench-unet --dtype f16 --iters 20
