@@ -8,6 +8,7 @@
 
 pub mod canonical;
 pub mod error;
+pub mod fused;
 pub mod import;
 pub mod int8;
 pub mod pipeline;

@@ -93,13 +93,14 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     };
     let t = measure(args.warmup, args.iters, call)?;
     println!(
-        "unet {} ({} input channels, reward {}), {}, batch {b}, latent {s}x{s}, {}, backend {}",
+        "unet {} ({} input channels, reward {}), {}, batch {b}, latent {s}x{s}, {}, backend {}{}",
         args.config.as_ref().map_or("sd15".into(), |p| p.display().to_string()),
         config.in_channels,
         if args.reward { "on" } else { "off" },
         if args.backward { "forward + backward" } else { "forward" },
         args.dtype.name(),
-        kind.name()
+        kind.name(),
+        if rewardedit_models::fused::is_fused(&sample) { " (PyTorch's fused attention and GroupNorm)" } else { "" }
     );
     println!(
         "build {build_s:.2} s, first call {:.3} s, median {:.2} ms, min {:.2} ms over {} calls",

@@ -5,10 +5,9 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 
 use super::resnet::conv1x1;
+use crate::fused::group_norm;
 
 /// Splits `[B, T, heads * d]` into `[B, heads, T, d]`.
 pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
@@ -25,9 +24,7 @@ pub(crate) fn merge_heads(x: Tensor<4>) -> Tensor<3> {
 /// Scaled dot-product attention over heads, scale `1/sqrt(head_dim)`; `causal` lets each
 /// token see only itself and the tokens before it (CLIP's text encoder).
 pub(crate) fn multi_head_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize, causal: bool) -> Tensor<3> {
-    let options = AttentionModuleOptions { is_causal: causal, ..AttentionModuleOptions::default() };
-    let out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), None, None, options);
-    merge_heads(out)
+    merge_heads(crate::fused::attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), causal))
 }
 
 /// diffusers' `Attention` (processor `AttnProcessor2_0`). In the UNet's transformers: bias-free
@@ -81,7 +78,7 @@ impl Attention {
     pub fn forward_spatial(&self, x: Tensor<4>) -> Tensor<4> {
         let dims = x.dims();
         let h = match &self.group_norm {
-            Some(norm) => norm.forward(x.clone()),
+            Some(norm) => group_norm(norm, x.clone()),
             None => x.clone(),
         };
         tokens_to_map(self.forward(map_to_tokens(h), None), dims) + x
@@ -193,7 +190,7 @@ impl Transformer2DModel {
 
     pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
-        let tokens = map_to_tokens(self.proj_in.forward(self.norm.forward(x.clone())));
+        let tokens = map_to_tokens(self.proj_in.forward(group_norm(&self.norm, x.clone())));
         let tokens = self.transformer_blocks.iter().fold(tokens, |t, blk| blk.forward(t, context.clone()));
         self.proj_out.forward(tokens_to_map(tokens, [b, c, h, w])) + x
     }

@@ -12,6 +12,7 @@ use super::embeddings::{timestep_embedding, TimestepEmbedding};
 use super::resnet::conv_same;
 use super::reward::{RewardConditioning, RewardConditioningConfig, RewardInputs};
 use crate::Result;
+use crate::fused::group_norm;
 
 #[derive(Module, Debug)]
 pub struct UNet2DConditionModel {
@@ -153,6 +154,6 @@ impl UNet2DConditionModel {
             h = block.forward(h, &mut skips, temb.clone(), encoder_hidden_states.clone(), up_size);
             features.push(h.clone());
         }
-        (self.conv_out.forward(silu(self.conv_norm_out.forward(h))), features)
+        (self.conv_out.forward(silu(group_norm(&self.conv_norm_out, h))), features)
     }
 }

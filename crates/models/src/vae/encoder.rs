@@ -10,6 +10,7 @@ use super::config::AutoencoderKLConfig;
 use super::mid_block::{UNetMidBlock2D, VAE_NORM_EPS};
 use crate::unet::blocks::Downsample2D;
 use crate::unet::resnet::{conv3x3, ResnetBlock2D};
+use crate::fused::group_norm;
 
 /// `DownEncoderBlock2D`: ResNet blocks without time embedding, then (except in the last block)
 /// a stride-2 convolution after padding the bottom and right by one pixel.
@@ -70,6 +71,6 @@ impl Encoder {
         let x = self.conv_in.forward(x);
         let x = self.down_blocks.iter().fold(x, |x, b| b.forward(x));
         let x = self.mid_block.forward(x);
-        self.conv_out.forward(silu(self.conv_norm_out.forward(x)))
+        self.conv_out.forward(silu(group_norm(&self.conv_norm_out, x)))
     }
 }

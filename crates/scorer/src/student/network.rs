@@ -31,6 +31,7 @@ use rewardedit_core::MAX_SCORE;
 
 use super::config::StudentConfig;
 use super::tokenizer::PAD;
+use rewardedit_models::fused::group_norm;
 
 /// Input channels: source RGB, edited RGB, |edited - source| RGB.
 pub const IN_CHANNELS: usize = 9;
@@ -75,7 +76,7 @@ impl ResBlock {
 
     fn forward(&self, h: Tensor<4>, text: &EncodedText) -> Tensor<4> {
         let [b, c, _, _] = h.dims();
-        let x = self.norm2.forward(self.conv1.forward(silu(self.norm1.forward(h.clone()))));
+        let x = group_norm(&self.norm2, self.conv1.forward(silu(group_norm(&self.norm1, h.clone()))));
         let gb = self.film.forward(text.pooled.clone());
         let gamma = gb.clone().narrow(1, 0, c).reshape([b, c, 1, 1]);
         let beta = gb.narrow(1, c, c).reshape([b, c, 1, 1]);
@@ -114,7 +115,7 @@ impl BlockAttention {
 
     fn forward(&self, h: Tensor<4>, text: &EncodedText) -> Tensor<4> {
         let [b, c, hh, ww] = h.dims();
-        let x = self.norm.forward(h.clone()).reshape([b, c, hh * ww]).swap_dims(1, 2);
+        let x = group_norm(&self.norm, h.clone()).reshape([b, c, hh * ww]).swap_dims(1, 2);
         let input = MhaInput::new(self.proj_in.forward(x), text.words.clone(), text.words.clone()).mask_pad(text.pad.clone());
         let out = self.proj_out.forward(self.attention.forward(input).context);
         h + out.swap_dims(1, 2).reshape([b, c, hh, ww])
@@ -265,7 +266,7 @@ impl StudentNet {
                 h = block.forward(h, &text);
             }
         }
-        let h = silu(self.out_norm.forward(h));
+        let h = silu(group_norm(&self.out_norm, h));
         let [b, c, hh, ww] = h.dims();
         let mean = h.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
         let max = h.clone().max_dim(3).max_dim(2).reshape([b, c]);
