@@ -129,7 +129,7 @@ ldd "$BIN" || true
 
 # TCH_TEST=NAME also builds that test of rewardedit-models (crates/models/tests/NAME.rs, e.g.
 # fused_torch) with its `tch` feature: burn without CUDA, so no LLVM stubs (a build of its own,
-# ~10 min the first time). Run the printed binary with LD_LIBRARY_PATH=<torch>/lib as above.
+# ~18 min the first time here). Run the printed binary with LD_LIBRARY_PATH=<torch>/lib as above.
 if [ -n "${TCH_TEST:-}" ]; then
     echo "== test target $TCH_TEST"
     cargo rustc --release -p rewardedit-models --test "$TCH_TEST" --features tch --target-dir "$TARGET_DIR" \

@@ -23,7 +23,7 @@ pub(super) fn attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>, causal: boo
     let sdpa = move |[q, k, v]: [&tch::Tensor; 3]| {
         tch::Tensor::scaled_dot_product_attention(q, k, v, None::<&tch::Tensor>, 0.0, causal, None, false)
     };
-    if let (Ok(q), Ok(k), Ok(v)) = (tracked(q), tracked(k), tracked(v)) {
+    if let (Some(q), Some(k), Some(v)) = (tracked(q), tracked(k), tracked(v)) {
         return Some(Tensor::from_primitive::<Tracked>(node([q, k, v], sdpa)));
     }
     // burn-tch's own attention already calls PyTorch's kernel when nothing is tracked.
@@ -39,35 +39,33 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>) -> Opt
         // burn builds GroupNorm with both parameters or neither.
         _ => return None,
     };
-    if let Ok(x) = tracked(x) {
+    if let Some(x) = tracked(x) {
         let out = match params {
-            Some((w, b)) => node([x, tracked(&w).ok()?, tracked(&b).ok()?], move |[x, w, b]| {
+            Some((w, b)) => node([x, tracked(&w)?, tracked(&b)?], move |[x, w, b]| {
                 x.group_norm(groups, Some(w), Some(b), eps, true)
             }),
             None => node([x], move |[x]| x.group_norm(groups, None::<&tch::Tensor>, None, eps, true)),
         };
         return Some(Tensor::from_primitive::<Tracked>(out));
     }
+    let plain = |t: &Tensor<1>| t.clone().try_into_primitive::<LibTorch>().ok();
     let x = x.clone().try_into_primitive::<LibTorch>().ok()?;
-    let out = match params {
-        Some((w, b)) => {
-            let w = w.try_into_primitive::<LibTorch>().ok()?;
-            let b = b.try_into_primitive::<LibTorch>().ok()?;
-            tch::no_grad(|| x.tensor.group_norm(groups, Some(&w.tensor), Some(&b.tensor), eps, true))
-        }
-        None => tch::no_grad(|| x.tensor.group_norm(groups, None::<&tch::Tensor>, None, eps, true)),
+    let (w, b) = match &params {
+        Some((w, b)) => (Some(plain(w)?), Some(plain(b)?)),
+        None => (None, None),
     };
+    let out = tch::no_grad(|| x.tensor.group_norm(groups, w.as_ref().map(|t| &t.tensor), b.as_ref().map(|t| &t.tensor), eps, true));
     Some(Tensor::from_primitive::<LibTorch>(TchTensor::new(out)))
 }
 
 /// Whether `x` lives on LibTorch, with or without autodiff (what the functions above take).
 pub(super) fn is_fused<const D: usize>(x: &Tensor<D>) -> bool {
-    tracked(x).is_ok() || x.clone().try_into_primitive::<LibTorch>().is_ok()
+    tracked(x).is_some() || x.clone().try_into_primitive::<LibTorch>().is_ok()
 }
 
 /// The autodiff-over-LibTorch primitive of `t`, if that is where it lives.
-fn tracked<const D: usize>(t: &Tensor<D>) -> Result<FloatTensor<Tracked>, ()> {
-    t.clone().try_into_primitive::<Tracked>().map_err(|_| ())
+fn tracked<const D: usize>(t: &Tensor<D>) -> Option<FloatTensor<Tracked>> {
+    t.clone().try_into_primitive::<Tracked>().ok()
 }
 
 /// `f` as one autodiff node: run under PyTorch's autograd, its graph kept as the node's state.
