@@ -243,6 +243,9 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes/world-student.toml");
     let r = DistillRecipe::load(&root).unwrap();
     assert_eq!(r.student_steps(), 5);
+    assert_eq!(r.sampling.scheduler, Some(rewardedit_models::schedulers::SchedulerKind::EulerA));
+    let bad = format!("{STUDENT}\n[sampling]\nsteps = 2\n");
+    assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("leave sampling.steps out"));
     let bad = STUDENT.replace("teacher_steps = 4", "teacher_steps = 3");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("teacher_steps"));
     let narrow = STUDENT.replace("block_out_channels = [8, 16]", "block_out_channels = [4, 8]\nnorm_num_groups = 4");

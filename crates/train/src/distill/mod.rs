@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_models::import::editor::load_editor_config;
+use rewardedit_models::pipeline::EditSettings;
 use rewardedit_models::schedulers::SchedulerKind;
 use rewardedit_models::schedulers::NoiseSchedule;
 
@@ -128,7 +129,7 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
             }
         };
         let start = state.start;
-        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps))?;
+        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps), &recipe.sampling)?;
         let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling, frozen };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));
@@ -191,17 +192,20 @@ fn initial_student(
 }
 
 /// How a phase's student samples (its validation grids, and the defaults of the editor it
-/// exports): the original teacher's guidance scales, with `steps` steps and DDIM (the sampler
-/// the rounds distil).
-fn student_sampling(teacher: &Path, steps: usize) -> Result<SamplingDefaults> {
-    let t = load_editor_config(teacher)?.defaults;
-    Ok(SamplingDefaults {
+/// exports): `steps` steps, and the recipe's `[sampling]` choices over the original teacher's
+/// guidance scales and DDIM (the sampler the rounds distil).
+fn student_sampling(teacher: &Path, steps: usize, chosen: &SamplingDefaults) -> Result<SamplingDefaults> {
+    Ok(student_defaults(&load_editor_config(teacher)?.defaults, steps, chosen))
+}
+
+fn student_defaults(teacher: &EditSettings, steps: usize, chosen: &SamplingDefaults) -> SamplingDefaults {
+    SamplingDefaults {
         steps: Some(steps),
-        text_cfg: Some(t.text_cfg),
-        image_cfg: Some(t.image_cfg),
-        reward_cfg: Some(t.reward_cfg),
-        scheduler: Some(SchedulerKind::Ddim),
-    })
+        text_cfg: chosen.text_cfg.or(Some(teacher.text_cfg)),
+        image_cfg: chosen.image_cfg.or(Some(teacher.image_cfg)),
+        reward_cfg: chosen.reward_cfg.or(Some(teacher.reward_cfg)),
+        scheduler: chosen.scheduler.or(Some(SchedulerKind::Ddim)),
+    }
 }
 
 /// Copies a folder with its sub-folders (an editor folder).
@@ -217,4 +221,21 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_student_samples_with_its_teachers_guidance_and_ddim_unless_the_recipe_says_otherwise() {
+        let teacher = EditSettings { text_cfg: 3.0, image_cfg: 1.2, reward_cfg: 2.0, scheduler: SchedulerKind::EulerA, ..EditSettings::default() };
+        let plain = student_defaults(&teacher, 5, &SamplingDefaults::default());
+        assert_eq!((plain.steps, plain.scheduler), (Some(5), Some(SchedulerKind::Ddim)));
+        assert_eq!((plain.text_cfg, plain.image_cfg, plain.reward_cfg), (Some(3.0), Some(1.2), Some(2.0)));
+        let chosen = SamplingDefaults { scheduler: Some(SchedulerKind::EulerA), text_cfg: Some(1.0), ..SamplingDefaults::default() };
+        let chosen = student_defaults(&teacher, 5, &chosen);
+        assert_eq!((chosen.steps, chosen.scheduler), (Some(5), Some(SchedulerKind::EulerA)));
+        assert_eq!((chosen.text_cfg, chosen.image_cfg, chosen.reward_cfg), (Some(1.0), Some(1.2), Some(2.0)));
+    }
 }

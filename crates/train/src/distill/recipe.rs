@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataSource;
-use crate::recipe::{load_file, parse_toml, DropoutConfig, OptimConfig, RunConfig};
+use crate::recipe::{load_file, parse_toml, DropoutConfig, OptimConfig, RunConfig, SamplingDefaults};
 use crate::{Result, TrainError};
 
 /// A whole distillation run.
@@ -52,6 +52,11 @@ pub struct DistillRecipe {
     /// Logging and checkpoint cadence (every phase).
     #[serde(default)]
     pub run: RunConfig,
+    /// How the student samples (its validation grids and exported `editor.json`) where it should
+    /// differ from the default: the teacher's guidance scales with DDIM, the sampler the rounds
+    /// distil. Its steps are always `teacher_steps / 2^rounds`.
+    #[serde(default)]
+    pub sampling: SamplingDefaults,
 }
 
 fn d_null() -> f64 {
@@ -133,6 +138,12 @@ impl DistillRecipe {
         }
         if !(0.0..=1.0).contains(&self.null_dropout) {
             return bad(format!("null_dropout = {} must be in [0, 1]", self.null_dropout));
+        }
+        if let Some(n) = self.sampling.steps {
+            return bad(format!(
+                "sampling.steps = {n}: a student samples with teacher_steps / 2^rounds = {} steps; leave sampling.steps out",
+                self.student_steps()
+            ));
         }
         if self.resolution < 8 {
             return bad(format!("resolution {} is too small", self.resolution));
