@@ -194,3 +194,29 @@ fn extra_data_is_trained_on_after_data() {
     let resolved = std::fs::read_to_string(dir.path().join("recipe.toml")).unwrap();
     assert!(resolved.contains("[[extra_data]]") && resolved.contains("kind = \"manifest\""), "{resolved}");
 }
+
+#[test]
+fn a_run_can_start_from_a_trained_student_and_refuses_another_network() {
+    let _serial = serial();
+    let device = Device::flex().autodiff();
+    let quiet = DistillOptions { skip_eval: true, ..Default::default() };
+    let trained = tempfile::tempdir().unwrap();
+    let first = distill(&tiny_recipe(30), trained.path(), &quiet, &device, &mut |_| {}).unwrap();
+
+    // The same short recipe (same batches) from random weights and from the trained student:
+    // the trained one starts where it ended, far below a fresh network's first loss.
+    let mut again = tiny_recipe(2);
+    let fresh = tempfile::tempdir().unwrap();
+    distill(&again, fresh.path(), &quiet, &device, &mut |_| {}).unwrap();
+    again.train.init = Some(first.student_dir.clone());
+    let tuned = tempfile::tempdir().unwrap();
+    distill(&again, tuned.path(), &quiet, &device, &mut |_| {}).unwrap();
+    let (f, t) = (metrics(fresh.path())[0].loss, metrics(tuned.path())[0].loss);
+    assert!(t < 0.6 * f, "first loss from the trained student {t}, from random weights {f}");
+    let resolved = std::fs::read_to_string(tuned.path().join("recipe.toml")).unwrap();
+    assert!(resolved.contains("init = "), "the run folder records where it started: {resolved}");
+
+    again.model.hidden *= 2;
+    let err = distill(&again, tempfile::tempdir().unwrap().path(), &quiet, &device, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("[model]"), "{err}");
+}

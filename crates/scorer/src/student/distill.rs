@@ -200,6 +200,20 @@ pub fn student_config(recipe: &DistillRecipe, train: &[TeacherExample]) -> Resul
     recipe.model.with_vocab(Vocab::build(train.iter().map(|e| e.instruction.as_str())))
 }
 
+/// The student of `dir` (fp32) as the starting point of `recipe`'s run. Its vocabulary is kept
+/// (the token ids its weights learnt), and the recipe's `[model]` must describe its network.
+fn initial_student(recipe: &DistillRecipe, dir: &Path, device: &Device) -> Result<(StudentConfig, StudentNet), StudentError> {
+    let (config, model) = load_student(dir, Precision::Fp32, device)?;
+    if recipe.model.with_vocab(config.vocab.clone())? != config {
+        return Err(StudentError::Config(format!(
+            "[train] init = {}: its config.json describes another network than the recipe's [model]; \
+             copy that file's shape fields into [model]",
+            dir.display()
+        )));
+    }
+    Ok((config, model))
+}
+
 /// Trains the student of `recipe` into `run_dir` on `device` (an autodiff device, e.g.
 /// `Device::flex().autodiff()`), then exports it and measures held-out agreement.
 pub fn distill(
@@ -228,11 +242,16 @@ pub fn distill(
     for source in recipe.training_sources() {
         train_data.extend(source.load(res, &mut |d, n| events(DistillEvent::Data("train", d, n)))?);
     }
-    let config = student_config(recipe, &train_data)?;
     let t = &recipe.train;
-
     device.seed(t.seed);
-    let mut model = StudentNet::new(&config, device);
+    let (config, mut model) = match &t.init {
+        Some(dir) => initial_student(recipe, dir, device)?,
+        None => {
+            let config = student_config(recipe, &train_data)?;
+            let model = StudentNet::new(&config, device);
+            (config, model)
+        }
+    };
     let mut optim = optimizer(t);
     let mut start = 0;
     if options.resume && ckpt.exists() {

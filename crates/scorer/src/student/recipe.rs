@@ -2,7 +2,7 @@
 //! data and optimisation. Every run writes its resolved recipe (defaults filled in) beside its
 //! outputs; [`DistillRecipe::resolved_toml`] is also what `--dry-run` prints.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rewardedit_train::lr::LrSchedule;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,11 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Edits per forward pass when scoring the held-out set.
     pub eval_batch_size: usize,
+    /// Start from this student folder's fp32 weights and vocabulary instead of random weights,
+    /// with a fresh optimiser and this recipe's schedule: a longer or second schedule for a
+    /// student, or fine-tuning it on new teacher labels. `[model]` must describe its network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -74,6 +79,7 @@ impl Default for TrainConfig {
             checkpoint_every: 250,
             log_every: 10,
             eval_batch_size: 128,
+            init: None,
         }
     }
 }
