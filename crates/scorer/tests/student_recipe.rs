@@ -24,6 +24,15 @@ fn committed_recipes_resolve_and_round_trip() {
 }
 
 #[test]
+fn a_word_dropout_outside_0_to_1_is_refused() {
+    let mut r = DistillRecipe::load(&recipe("world-scorer.toml")).unwrap();
+    r.train.word_dropout = 1.0;
+    assert!(r.validate().unwrap_err().to_string().contains("word_dropout"));
+    r.train.word_dropout = 0.2;
+    r.validate().unwrap();
+}
+
+#[test]
 fn a_held_out_set_equal_to_the_training_set_is_refused() {
     let mut r = DistillRecipe::load(&recipe("world-scorer.toml")).unwrap();
     r.heldout = r.data.clone();

@@ -2,8 +2,8 @@
 
 mod student_support;
 
-use burn::tensor::Device;
-use rewardedit_scorer::student::batch::mask_targets;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rewardedit_scorer::student::batch::{mask_targets, WordDropout};
 use rewardedit_scorer::student::distill::{batch_tensors, optimizer, train_step, METRICS_FILE};
 use rewardedit_scorer::student::{distill, DataSource, DistillEvent, DistillOptions, NetworkShape, StepMetrics, StudentNet, Vocab};
 use safetensors::SafeTensors;
@@ -21,7 +21,7 @@ fn a_micro_run_lowers_the_loss_on_a_fixed_batch() {
     let batch: Vec<_> = examples.iter().collect();
     let mut losses = Vec::new();
     for _ in 0..40 {
-        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &device);
+        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &WordDropout::default(), &device);
         model = next;
         losses.push(parts[0]);
     }
@@ -42,7 +42,7 @@ fn the_mask_head_learns_where_the_instruction_allows_change() {
     let batch: Vec<_> = examples.iter().collect();
     let mut mask_losses = Vec::new();
     for _ in 0..80 {
-        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &device);
+        let (next, parts) = train_step(model, &mut optim, &config, &batch, 3e-3, &Default::default(), &WordDropout::default(), &device);
         model = next;
         mask_losses.push(parts[5]);
     }
@@ -80,7 +80,7 @@ fn without_pooling_the_mask_head_is_only_an_auxiliary_task() {
     device.seed(2);
     let model = StudentNet::new(&config, &device);
     let batch: Vec<_> = examples.iter().collect();
-    let (_, parts) = train_step(model, &mut optimizer(&Default::default()), &config, &batch, 3e-3, &Default::default(), &device);
+    let (_, parts) = train_step(model, &mut optimizer(&Default::default()), &config, &batch, 3e-3, &Default::default(), &WordDropout::default(), &device);
     assert!(parts[5] > 0.0, "the region is still trained: mask loss {}", parts[5]);
 }
 
@@ -107,7 +107,9 @@ fn metrics(dir: &std::path::Path) -> Vec<StepMetrics> {
 #[test]
 fn resuming_continues_the_same_loss_curve() {
     let _serial = serial();
-    let recipe = tiny_recipe(8);
+    let mut recipe = tiny_recipe(8);
+    // Word dropout too: a resumed run must drop the same words.
+    recipe.train.word_dropout = 0.2;
     let device = Device::flex().autodiff();
     let once = tempfile::tempdir().unwrap();
     let quiet = DistillOptions { skip_eval: true, ..Default::default() };
@@ -219,4 +221,25 @@ fn a_run_can_start_from_a_trained_student_and_refuses_another_network() {
     again.model.hidden *= 2;
     let err = distill(&again, tempfile::tempdir().unwrap().path(), &quiet, &device, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("[model]"), "{err}");
+}
+
+#[test]
+fn word_dropout_reads_about_p_of_the_words_as_unknown_and_the_same_ones_on_a_resume() {
+    let device = Device::flex();
+    let ids: Vec<i64> = (0..64).flat_map(|_| [5, 6, 7, 8, 9, 10, 0, 0]).collect();
+    let apply = |drop: WordDropout| {
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [64, 8]), &device);
+        drop.apply(tokens).into_data().convert::<i64>().try_to_vec::<i64>().unwrap()
+    };
+    let drop = WordDropout { p: 0.3, seed: 4, step: 9 };
+    let a = apply(drop);
+    assert_eq!(a, apply(drop), "the same (seed, step) drops the same words");
+    assert_ne!(a, apply(WordDropout { step: 10, ..drop }), "another step drops other words");
+    assert_eq!(apply(WordDropout { p: 0.0, ..drop }), ids);
+    for (x, y) in ids.iter().zip(&a) {
+        // A word stays or becomes the unknown token (id 1); padding stays padding.
+        assert!(y == x || (*y == 1 && *x != 0), "{x} -> {y}");
+    }
+    let dropped = a.iter().filter(|&&y| y == 1).count() as f64 / (64.0 * 6.0);
+    assert!((0.22..0.38).contains(&dropped), "{dropped} of the words dropped at p = 0.3");
 }

@@ -5,7 +5,10 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use image::{GrayImage, RgbImage};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rewardedit_core::image_io::resize_to;
+use rewardedit_core::vocab::{PAD, UNK};
 
 use super::config::StudentConfig;
 use super::network::IN_CHANNELS;
@@ -40,6 +43,35 @@ pub fn token_tensor(config: &StudentConfig, instructions: &[&str], device: &Devi
     let ids: Vec<i64> =
         instructions.iter().flat_map(|t| config.vocab.encode(t, config.max_tokens)).map(|i| i as i64).collect();
     Tensor::from_data(TensorData::new(ids, [instructions.len(), config.max_tokens]), device)
+}
+
+/// Word dropout for one training step: each word of an instruction becomes the unknown token
+/// with probability `p`, so the student learns to judge from the images where it meets words it
+/// never saw (the held-out phrasings' "clear the diamond from the picture"). Drawn from (`seed`,
+/// `step`), so a resumed run drops the same words.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WordDropout {
+    pub p: f64,
+    pub seed: u64,
+    pub step: u64,
+}
+
+impl WordDropout {
+    /// `tokens` (`[batch, max_tokens]` ids) with the dropped words replaced by [`UNK`]; padding
+    /// stays padding.
+    pub fn apply(&self, tokens: Tensor<2, Int>) -> Tensor<2, Int> {
+        if self.p <= 0.0 {
+            return tokens;
+        }
+        let (dims, device) = (tokens.dims(), tokens.device());
+        let ids = tokens.into_data().convert::<i64>().try_to_vec::<i64>().expect("token ids are integers");
+        // Its own stream family, apart from the batch draws of the same (seed, step).
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x776f_7264_6472_6f70);
+        rng.set_stream(self.step);
+        let ids: Vec<i64> =
+            ids.into_iter().map(|id| if id != PAD as i64 && rng.random_bool(self.p) { UNK as i64 } else { id }).collect();
+        Tensor::from_data(TensorData::new(ids, dims), &device)
+    }
 }
 
 /// The mask head's targets: each example's edit region averaged over the `side` x `side` cells

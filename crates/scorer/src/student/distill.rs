@@ -27,7 +27,7 @@ use rewardedit_core::{Axis, Reward};
 use serde::{Deserialize, Serialize};
 
 use super::agreement::{agreement, Agreement};
-use super::batch::{image_tensor, mask_targets, token_tensor};
+use super::batch::{image_tensor, mask_targets, token_tensor, WordDropout};
 use super::config::StudentConfig;
 use super::data::TeacherExample;
 use super::loss::{distill_loss, LossConfig};
@@ -164,8 +164,9 @@ pub fn batch_indices(seed: u64, step: u64, batch_size: usize, n: usize) -> Vec<u
     (0..batch_size).map(|_| rng.random_range(0..n)).collect()
 }
 
-/// One optimiser step on `batch`; returns the updated model and the loss parts (total,
-/// regression, ranking, verdict, perfect, mask).
+/// One optimiser step on `batch` (its instructions' words dropped as `drop` says); returns the
+/// updated model and the loss parts (total, regression, ranking, verdict, perfect, mask).
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: StudentNet,
     optim: &mut ModuleOptimizer,
@@ -173,10 +174,11 @@ pub fn train_step(
     batch: &[&TeacherExample],
     lr: f64,
     loss_cfg: &LossConfig,
+    drop: &WordDropout,
     device: &Device,
 ) -> (StudentNet, [f32; 6]) {
     let (images, tokens, scores, verdicts) = batch_tensors(config, batch, device);
-    let out = model.forward(images, tokens);
+    let out = model.forward(images, drop.apply(tokens));
     let masks = if config.mask_head {
         let side = config.resolution as usize >> (config.channels.len() - 1);
         mask_targets(&batch.iter().map(|e| e.mask.as_ref()).collect::<Vec<_>>(), side, device)
@@ -272,7 +274,9 @@ pub fn distill(
         let batch: Vec<&TeacherExample> =
             batch_indices(t.seed, step, t.batch_size, train_data.len()).into_iter().map(|i| &train_data[i]).collect();
         let lr = t.lr_at(step);
-        let (next, [loss, regression, ranking, verdict, perfect, mask]) = train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, device);
+        let drop = WordDropout { p: t.word_dropout, seed: t.seed, step };
+        let (next, [loss, regression, ranking, verdict, perfect, mask]) =
+            train_step(model, &mut optim, &config, &batch, lr, &recipe.loss, &drop, device);
         model = next;
         if !loss.is_finite() {
             return Err(StudentError::Diverged { step: step + 1, loss });

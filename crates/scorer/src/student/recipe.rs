@@ -64,6 +64,14 @@ pub struct TrainConfig {
     /// student, or fine-tuning it on new teacher labels. `[model]` must describe its network.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// Probability that a word of a training instruction is read as the unknown token (word
+    /// dropout), so that unseen wordings do not throw the student; 0 = off.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub word_dropout: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for TrainConfig {
@@ -80,6 +88,7 @@ impl Default for TrainConfig {
             log_every: 10,
             eval_batch_size: 128,
             init: None,
+            word_dropout: 0.0,
         }
     }
 }
@@ -109,6 +118,9 @@ impl DistillRecipe {
         }
         if !t.lr.is_finite() || t.lr <= 0.0 || !(0.0..=1.0).contains(&t.min_lr_fraction) {
             return Err(StudentError::Config(format!("lr {} must be positive, min_lr_fraction in [0, 1]", t.lr)));
+        }
+        if !(0.0..1.0).contains(&t.word_dropout) {
+            return Err(StudentError::Config(format!("word_dropout {} must be in [0, 1)", t.word_dropout)));
         }
         if let DataSource::Manifest { path, repeat } = &self.heldout
             && *repeat != 1
