@@ -10,7 +10,7 @@ fn recipe(name: &str) -> PathBuf {
 
 #[test]
 fn committed_recipes_resolve_and_round_trip() {
-    for name in ["world-scorer.toml", "world-scorer-noisy.toml", "world-scorer-wide.toml"] {
+    for name in ["world-scorer.toml", "world-scorer-noisy.toml", "world-scorer-wide-words.toml", "world-scorer-wide.toml"] {
         let r = DistillRecipe::load(&recipe(name)).unwrap();
         let resolved = dry_run(&recipe(name)).unwrap();
         let back: DistillRecipe = toml::from_str(&resolved).unwrap();
