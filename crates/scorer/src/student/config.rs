@@ -95,8 +95,10 @@ pub struct StudentConfig {
     pub vocab: Vocab,
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+/// For `skip_serializing_if`: fields at their zero default stay out of written files, so files
+/// written before the field existed read back unchanged.
+pub(super) fn is_zero<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
 }
 
 /// The network-shape fields of a recipe, before the vocabulary is known.

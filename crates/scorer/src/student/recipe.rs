@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rewardedit_train::lr::LrSchedule;
 use serde::{Deserialize, Serialize};
 
-use super::config::NetworkShape;
+use super::config::{is_zero, NetworkShape};
 use super::data::DataSource;
 use super::loss::LossConfig;
 use super::StudentError;
@@ -68,10 +68,6 @@ pub struct TrainConfig {
     /// dropout), so that unseen wordings do not throw the student; 0 = off.
     #[serde(skip_serializing_if = "is_zero")]
     pub word_dropout: f64,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
 }
 
 impl Default for TrainConfig {
