@@ -184,10 +184,14 @@ fn demo_quick_writes_the_summary_schema_and_a_self_contained_report_and_resumes(
         let x = &s["speed"]["students"][student];
         assert!(x["speedup"].as_f64().unwrap() > 0.0 && x["pass"].is_boolean(), "{x}");
     }
-    // The speed-ups come from edits timed in this invocation: 2 blocks of 3 per model.
+    // The speed-ups come from edits timed in this invocation: 3 blocks per model of at least 4
+    // edits and 1.5 s each (at most 100 edits).
     let timed = s["speed"]["timed"].as_object().unwrap();
     assert_eq!(timed.keys().collect::<Vec<_>>(), ["student", "student_int8", "teacher"]);
-    assert!(timed.values().all(|t| t["n"] == 6 && t["median"].as_f64().unwrap() > 0.0), "{timed:?}");
+    for t in timed.values() {
+        let (n, mean) = (t["n"].as_u64().unwrap() as f64, t["mean"].as_f64().unwrap());
+        assert!(n >= 12.0 && t["median"].as_f64().unwrap() > 0.0 && (n * mean >= 4.5 || n >= 300.0), "{timed:?}");
+    }
     let ratio = timed["teacher"]["median"].as_f64().unwrap() / timed["student"]["median"].as_f64().unwrap();
     assert!((s["speed"]["students"]["student"]["speedup"].as_f64().unwrap() - ratio).abs() < 1e-9);
     let parity = s["parity"].as_array().unwrap();

@@ -148,7 +148,12 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
         }
     }
 
-    eprintln!("timing the teacher and the students in alternating blocks ({} edits each)", timing::BLOCKS * timing::EDITS_PER_BLOCK);
+    eprintln!(
+        "timing the teacher and the students in {} alternating blocks (at least {} edits and {} s each)",
+        timing::BLOCKS,
+        timing::EDITS_PER_BLOCK,
+        timing::MIN_BLOCK_SECONDS
+    );
     let timed = timing::time_in_blocks(&mut runner, &[Slot::Teacher, Slot::Student, Slot::StudentInt8], sizes.items, sizes.steps)?;
     let out = &args.out;
     let summary = gather(&runner, &sizes, &thresholds.run, args.min_speedup, timed, mode, out, started)?;
