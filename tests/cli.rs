@@ -84,6 +84,36 @@ fn labelling_a_world_sample_with_the_oracle_reproduces_its_rewards_and_resumes()
 }
 
 #[test]
+fn labelling_with_the_noisy_oracle_is_deterministic_and_zero_noise_is_the_exact_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&["world", "sample", "--n", "28", "--size", "32", "--seed", "3", "--out", p(&data)]);
+    let rewards = |scorer: &str, name: &str| -> Vec<serde_json::Value> {
+        let out = dir.path().join(name);
+        let log = ok(&["label", "--in", p(&data), "--scorer", scorer, "--out", p(&out)]);
+        assert!(log.contains("28 labelled now, 0 failed"), "{scorer}: {log}");
+        read_lines(&out.join("manifest.jsonl")).into_iter().map(|l| l["rewards"].clone()).collect()
+    };
+    let exact: Vec<_> = read_lines(&data.join("manifest.jsonl")).into_iter().map(|l| l["rewards"].clone()).collect();
+    assert_eq!(rewards("oracle:noisy=0,0,0,0,0", "zero"), exact);
+    let (a, b) = (rewards("oracle:noisy", "a"), rewards("oracle:noisy", "b"));
+    assert_eq!(a, b, "the same edit gets the same noise on every run");
+    let score = |r: &serde_json::Value, axis: &str| r[axis]["score"].as_f64().unwrap();
+    // Scores at 0 or 5 stay there half the time (clamping); across three axes most edits move.
+    let moved = |n: &serde_json::Value, e: &serde_json::Value| ["following", "preservation", "quality"].iter().any(|x| score(n, x) != score(e, x));
+    let changed = a.iter().zip(&exact).filter(|(n, e)| moved(n, e)).count();
+    assert!(changed >= 20, "score sd 0.5 moves most edits' scores: {changed} of 28");
+    // Lenient on following (+2 here), harsh on quality (-2), within the noise of 28 items.
+    let strong = rewards("oracle:noisy=0.1,0,2,0,-2", "strong");
+    let mean_shift = |axis: &str| strong.iter().zip(&exact).map(|(n, e)| score(n, axis) - score(e, axis)).sum::<f64>() / 28.0;
+    assert!(mean_shift("following") > 0.5 && mean_shift("quality") < -0.5, "{} {}", mean_shift("following"), mean_shift("quality"));
+    for bad in ["oracle:noisy=0.5,0.1", "oracle:noisy=0.5,2,0,0,0", "oracle:noisy=a,b,c,d,e"] {
+        let err = bad_input(&["label", "--in", p(&data), "--scorer", bad, "--out", p(&dir.path().join("x"))]);
+        assert!(err.contains("SD,FLIP,BIAS_F,BIAS_P,BIAS_Q"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn world_show_draws_one_row_per_example() {
     let dir = tempfile::tempdir().unwrap();
     let (data, grid) = (dir.path().join("data"), dir.path().join("grid.png"));

@@ -8,6 +8,7 @@ use clap::Args;
 use burn::tensor::Device;
 use rewardedit_scorer::student::Precision;
 use rewardedit_scorer::{LvlmConfig, LvlmScorer, OracleScorer, Preset, Scorer, StudentScorer};
+use rewardedit_world::JudgeNoise;
 
 use crate::config_file;
 use crate::exit::bad_input;
@@ -17,8 +18,9 @@ use crate::exit::bad_input;
 pub enum ScorerChoice {
     /// The LVLM teacher (an OpenAI-compatible endpoint).
     Lvlm,
-    /// The edit world's exact oracle (world items only).
-    Oracle,
+    /// The edit world's oracle (world items only): exact (`oracle`), or with judge noise like an
+    /// LVLM (`oracle:noisy`, or `oracle:noisy=SD,FLIP,BIAS_F,BIAS_P,BIAS_Q`).
+    Oracle { noise: Option<JudgeNoise> },
     /// A distilled student scorer folder (`student:DIR`, or `student-int8:DIR` for int8 weights).
     Student { dir: PathBuf, int8: bool },
 }
@@ -29,17 +31,33 @@ impl FromStr for ScorerChoice {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "lvlm" => Ok(ScorerChoice::Lvlm),
-            "oracle" => Ok(ScorerChoice::Oracle),
+            "oracle" => Ok(ScorerChoice::Oracle { noise: None }),
+            "oracle:noisy" => Ok(ScorerChoice::Oracle { noise: Some(JudgeNoise::LVLM_STAND_IN) }),
             other => match other.split_once(':') {
                 Some(("student", dir)) if !dir.is_empty() => Ok(ScorerChoice::Student { dir: dir.into(), int8: false }),
                 Some(("student-int8", dir)) if !dir.is_empty() => Ok(ScorerChoice::Student { dir: dir.into(), int8: true }),
+                Some(("oracle", noisy)) if noisy.starts_with("noisy=") => parse_noise(&noisy["noisy=".len()..]),
                 _ => Err(format!(
-                    "unknown scorer {other:?}: expected lvlm, oracle, student:DIR or student-int8:DIR \
-                     (e.g. student:checkpoints/student-scorer)"
+                    "unknown scorer {other:?}: expected lvlm, oracle, oracle:noisy, oracle:noisy=SD,FLIP,BIAS_F,BIAS_P,BIAS_Q, \
+                     student:DIR or student-int8:DIR (e.g. student:checkpoints/student-scorer)"
                 )),
             },
         }
     }
+}
+
+/// `SD,FLIP,BIAS_F,BIAS_P,BIAS_Q` of `oracle:noisy=...`: score noise sd and biases in score points,
+/// the verdict flip probability in [0, 1].
+fn parse_noise(values: &str) -> Result<ScorerChoice, String> {
+    let usage = "oracle:noisy= takes five numbers SD,FLIP,BIAS_F,BIAS_P,BIAS_Q (score sd, verdict flip probability, \
+                 bias per axis in score points), e.g. oracle:noisy=0.5,0.1,0.2,0,-0.2";
+    let v: Vec<f32> = values.split(',').map(|x| x.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| format!("{usage}: {e}"))?;
+    let [score_sd, flip_probability, f, p, q] = v[..] else {
+        return Err(format!("{usage}; got {} numbers", v.len()));
+    };
+    let noise = JudgeNoise { score_sd, flip_probability, bias: [f, p, q] };
+    noise.validate().map_err(|e| format!("{usage}: {e}"))?;
+    Ok(ScorerChoice::Oracle { noise: Some(noise) })
 }
 
 /// The LVLM teacher's settings: flags override the environment (`REWARDEDIT_LVLM_BASE_URL`,
@@ -119,7 +137,10 @@ pub fn build(choice: &ScorerChoice, lvlm: &LvlmArgs, device: &Device) -> Result<
         ScorerChoice::Lvlm => {
             Built::Lvlm(LvlmScorer::new(lvlm.config()?).context("starting the LVLM teacher")?)
         }
-        ScorerChoice::Oracle => Built::Other(Box::new(OracleScorer::exact())),
+        ScorerChoice::Oracle { noise: None } => Built::Other(Box::new(OracleScorer::exact())),
+        ScorerChoice::Oracle { noise: Some(noise) } => {
+            Built::Other(Box::new(OracleScorer::noisy(*noise).map_err(|e| bad_input(e.to_string()))?))
+        }
         ScorerChoice::Student { dir, int8 } => {
             let precision = if *int8 { Precision::Int8 } else { Precision::Fp32 };
             let student = StudentScorer::load(dir, precision, device)

@@ -22,6 +22,12 @@ pub struct JudgeNoise {
     pub bias: [f32; 3],
 }
 
+impl JudgeNoise {
+    /// The judge the noisy scorer recipes train on (`recipes/world-scorer-noisy*.toml`): score sd
+    /// 0.5, 10 % verdict flips, lenient on following (+0.2), harsh on quality (-0.2).
+    pub const LVLM_STAND_IN: JudgeNoise = JudgeNoise { score_sd: 0.5, flip_probability: 0.1, bias: [0.2, 0.0, -0.2] };
+}
+
 impl Default for JudgeNoise {
     fn default() -> Self {
         JudgeNoise { score_sd: 0.0, flip_probability: 0.0, bias: [0.0; 3] }

@@ -126,7 +126,7 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     }
     let benchmark = match args.benchmark {
         BenchmarkName::RealEdit => {
-            if args.scorer == ScorerChoice::Oracle {
+            if matches!(args.scorer, ScorerChoice::Oracle { .. }) {
                 return Err(bad_input(
                     "the oracle scores edit-world items only: use --benchmark world, or score Real-Edit with lvlm or student:DIR",
                 ));

@@ -19,7 +19,9 @@ pub struct Args {
     /// Input manifest (a file, or a folder holding manifest.jsonl).
     #[arg(long = "in")]
     pub input: PathBuf,
-    /// Which scorer: `lvlm` (the teacher), `oracle` (world items only), `student:DIR`, `student-int8:DIR`.
+    /// Which scorer: `lvlm` (the teacher), `oracle` (world items only; `oracle:noisy` or
+    /// `oracle:noisy=SD,FLIP,BIAS_F,BIAS_P,BIAS_Q` adds judge noise, an LVLM stand-in),
+    /// `student:DIR`, `student-int8:DIR`.
     #[arg(long)]
     pub scorer: ScorerChoice,
     /// Output folder: manifest.jsonl with rewards, failures.jsonl with what failed.

@@ -34,7 +34,7 @@ pub struct Args {
 
 pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     validate_instruction(&args.instruction).bad_input()?;
-    if args.scorer == ScorerChoice::Oracle {
+    if matches!(args.scorer, ScorerChoice::Oracle { .. }) {
         return Err(crate::exit::bad_input(
             "the oracle scores edit-world items only (it needs the scene): use `rewardedit label --scorer oracle` on a world manifest",
         ));

@@ -204,7 +204,7 @@ fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
             let args = eval::Args {
                 benchmark: eval::BenchmarkName::World,
                 editor: editor.display().to_string(),
-                scorer: ScorerChoice::Oracle,
+                scorer: ScorerChoice::Oracle { noise: None },
                 rewards: None,
                 template: None,
                 steps: *steps,
