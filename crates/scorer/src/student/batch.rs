@@ -40,8 +40,14 @@ pub fn image_tensor(pairs: &[(&RgbImage, &RgbImage)], res: u32, device: &Device)
 
 /// `[batch, max_tokens]` token ids.
 pub fn token_tensor(config: &StudentConfig, instructions: &[&str], device: &Device) -> Tensor<2, Int> {
-    let ids: Vec<i64> =
+    dropped_token_tensor(config, instructions, &WordDropout::default(), device)
+}
+
+/// [`token_tensor`] with `drop` applied to the ids first (training batches).
+pub fn dropped_token_tensor(config: &StudentConfig, instructions: &[&str], drop: &WordDropout, device: &Device) -> Tensor<2, Int> {
+    let mut ids: Vec<i64> =
         instructions.iter().flat_map(|t| config.vocab.encode(t, config.max_tokens)).map(|i| i as i64).collect();
+    drop.apply(&mut ids);
     Tensor::from_data(TensorData::new(ids, [instructions.len(), config.max_tokens]), device)
 }
 
@@ -57,20 +63,20 @@ pub struct WordDropout {
 }
 
 impl WordDropout {
-    /// `tokens` (`[batch, max_tokens]` ids) with the dropped words replaced by [`UNK`]; padding
-    /// stays padding.
-    pub fn apply(&self, tokens: Tensor<2, Int>) -> Tensor<2, Int> {
+    /// Replaces the dropped words of `ids` (a batch's token ids, row after row) by [`UNK`] on the
+    /// host, before they become a tensor; padding stays padding.
+    pub fn apply(&self, ids: &mut [i64]) {
         if self.p <= 0.0 {
-            return tokens;
+            return;
         }
-        let (dims, device) = (tokens.dims(), tokens.device());
-        let ids = tokens.into_data().convert::<i64>().try_to_vec::<i64>().expect("token ids are integers");
         // Its own stream family, apart from the batch draws of the same (seed, step).
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x776f_7264_6472_6f70);
         rng.set_stream(self.step);
-        let ids: Vec<i64> =
-            ids.into_iter().map(|id| if id != PAD as i64 && rng.random_bool(self.p) { UNK as i64 } else { id }).collect();
-        Tensor::from_data(TensorData::new(ids, dims), &device)
+        for id in ids.iter_mut() {
+            if *id != PAD as i64 && rng.random_bool(self.p) {
+                *id = UNK as i64;
+            }
+        }
     }
 }
 

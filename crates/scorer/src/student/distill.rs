@@ -27,7 +27,7 @@ use rewardedit_core::{Axis, Reward};
 use serde::{Deserialize, Serialize};
 
 use super::agreement::{agreement, Agreement};
-use super::batch::{image_tensor, mask_targets, token_tensor, WordDropout};
+use super::batch::{dropped_token_tensor, image_tensor, mask_targets, WordDropout};
 use super::config::StudentConfig;
 use super::data::TeacherExample;
 use super::loss::{distill_loss, LossConfig};
@@ -137,10 +137,12 @@ struct CheckpointState {
     step: u64,
 }
 
-/// Tensors for a batch of examples: images, tokens, teacher scores and verdicts.
+/// Tensors for a batch of examples: images, tokens (words dropped as `drop` says), teacher
+/// scores and verdicts.
 pub fn batch_tensors(
     config: &StudentConfig,
     examples: &[&TeacherExample],
+    drop: &WordDropout,
     device: &Device,
 ) -> (Tensor<4>, Tensor<2, Int>, Tensor<2>, Tensor<2>) {
     let pairs: Vec<_> = examples.iter().map(|e| (&e.source, &e.edited)).collect();
@@ -150,7 +152,7 @@ pub fn batch_tensors(
     let verdicts: Vec<f32> = examples.iter().flat_map(|e| e.teacher.verdicts().map(f32::from)).collect();
     (
         image_tensor(&pairs, config.resolution, device),
-        token_tensor(config, &texts, device),
+        dropped_token_tensor(config, &texts, drop, device),
         Tensor::from_data(TensorData::new(scores, [b, 3]), device),
         Tensor::from_data(TensorData::new(verdicts, [b, 3]), device),
     )
@@ -177,8 +179,8 @@ pub fn train_step(
     drop: &WordDropout,
     device: &Device,
 ) -> (StudentNet, [f32; 6]) {
-    let (images, tokens, scores, verdicts) = batch_tensors(config, batch, device);
-    let out = model.forward(images, drop.apply(tokens));
+    let (images, tokens, scores, verdicts) = batch_tensors(config, batch, drop, device);
+    let out = model.forward(images, tokens);
     let masks = if config.mask_head {
         let side = config.resolution as usize >> (config.channels.len() - 1);
         mask_targets(&batch.iter().map(|e| e.mask.as_ref()).collect::<Vec<_>>(), side, device)
