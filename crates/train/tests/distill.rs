@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_models::schedulers::{NoiseSchedule, PredictionType};
+use rewardedit_models::unet::DownBlockType;
 use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
 use rewardedit_train::data::Dataset;
 use rewardedit_train::distill::loss::RoundPlan;
-use rewardedit_train::distill::student::{init_from_teacher, student_config};
+use rewardedit_train::distill::student::{copy_matching, student_config};
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
 use rewardedit_train::export::save_editor_with;
@@ -92,7 +93,12 @@ keep_checkpoints = 2
 
 /// A random (untrained) reward teacher saved as an editor folder under `dir`.
 fn teacher(dir: &Path) -> PathBuf {
-    let recipe = TrainRecipe::from_toml(TEACHER).unwrap();
+    teacher_of(dir, TEACHER)
+}
+
+/// A random teacher of the recipe text `recipe` saved under `dir`.
+fn teacher_of(dir: &Path, recipe: &str) -> PathBuf {
+    let recipe = TrainRecipe::from_toml(recipe).unwrap();
     let data = Dataset::open(&recipe.data, 16).unwrap();
     let (config, editor) = initial_editor(&recipe, &data, &device(), &mut |_| {}).unwrap();
     let out = dir.join("teacher");
@@ -138,7 +144,7 @@ fn compression_narrows_the_student_teacher_gap() {
     let s_config = student_config(&t_config, &recipe.student).unwrap();
     flex.seed(recipe.optim.seed);
     let mut initial = Editor::new(&s_config, &flex).unwrap();
-    let copied = init_from_teacher(&mut initial, &t_editor);
+    let copied = copy_matching(&mut initial, &t_editor);
     assert!(copied > 0, "the prompt encoder at least keeps the teacher's shapes");
     assert!(initial.unet.num_params() * 2 < t_editor.unet.num_params(), "half the channels: a much smaller UNet");
 
@@ -240,10 +246,21 @@ fn a_killed_distillation_resumes_where_it_stopped() {
 
 #[test]
 fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes/world-student.toml");
-    let r = DistillRecipe::load(&root).unwrap();
-    assert_eq!(r.student_steps(), 5);
-    assert_eq!(r.sampling.scheduler, Some(rewardedit_models::schedulers::SchedulerKind::EulerA));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("world-student") && n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["world-student-lite.toml", "world-student.toml"]);
+    for name in &names {
+        let r = DistillRecipe::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.student_steps(), 5, "{name}");
+        assert_eq!(r.sampling.scheduler, Some(rewardedit_models::schedulers::SchedulerKind::EulerA), "{name}");
+    }
+    let lite = DistillRecipe::load(&dir.join("world-student-lite.toml")).unwrap();
+    assert!(lite.student_warm_start.is_some() && lite.student.contains_key("down_block_types"));
     let bad = format!("{STUDENT}\n[sampling]\nsteps = 2\n");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("leave sampling.steps out"));
     let bad = STUDENT.replace("teacher_steps = 4", "teacher_steps = 3");
@@ -304,6 +321,58 @@ fn compression_continues_from_an_earlier_student_of_the_same_shape_only() {
     });
     let err = distill(&other, &tmp.path().join("other"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("not the recipe's student"), "{err}");
+}
+
+#[test]
+fn a_student_with_blocks_removed_warm_starts_from_the_earlier_student() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let first = student_recipe(&teacher_dir, |r| {
+        r.compress.steps = 8;
+        r.progressive.rounds = 0;
+    });
+    let out = tmp.path().join("first");
+    distill(&first, &out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let earlier = out.join("compress/editor");
+
+    // The same student without its attention blocks (BK-SDM-style removal).
+    let strings = |v: &[&str]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.to_string())).collect());
+    let no_attention = |r: &mut DistillRecipe| {
+        r.compress.steps = 2;
+        r.progressive.rounds = 0;
+        r.student.insert("down_block_types".into(), strings(&["DownBlock2D", "DownBlock2D"]));
+        r.student.insert("up_block_types".into(), strings(&["UpBlock2D", "UpBlock2D"]));
+    };
+    let fresh = tmp.path().join("fresh");
+    distill(&student_recipe(&teacher_dir, no_attention), &fresh, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let warm = tmp.path().join("warm");
+    let mut details = Vec::new();
+    let recipe = student_recipe(&teacher_dir, |r| {
+        no_attention(r);
+        r.student_warm_start = Some(earlier.clone());
+    });
+    distill(&recipe, &warm, &TrainOptions::default(), &device(), &mut |e| {
+        if let rewardedit_train::distill::DistillEvent::Phase { detail, .. } = e {
+            details.push(detail);
+        }
+    })
+    .unwrap();
+    // Its resnets are the earlier student's trained ones, so it starts nearer the teacher.
+    let (fresh_start, warm_start) = (first_loss(&fresh.join("compress")), first_loss(&warm.join("compress")));
+    assert!(warm_start < fresh_start, "warm-started from the earlier student: {warm_start} vs {fresh_start}");
+    assert!(details.iter().any(|d| d.contains("from the student")), "{details:?}");
+    let (config, _) = Editor::open_dir(&warm.join("compress/editor"), recipe.null_dropout, &Device::flex()).unwrap();
+    assert_eq!(config.unet.down_block_types, vec![DownBlockType::DownBlock2D; 2], "the recipe's shape, not the earlier student's");
+
+    // Not together with student_init; not from a student of another prompt encoder.
+    let mut both = recipe.clone();
+    both.student_init = Some(earlier.clone());
+    assert!(both.validate().unwrap_err().to_string().contains("set one of them"));
+    let mut other = recipe.clone();
+    other.teacher = teacher_of(&tmp.path().join("other"), &TEACHER.replace("max_tokens = 32", "max_tokens = 24"));
+    let err = distill(&other, &tmp.path().join("other-run"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("student_warm_start") && err.contains("prompt encoder"), "{err}");
 }
 
 fn first_loss(run: &Path) -> f32 {

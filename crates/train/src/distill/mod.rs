@@ -168,9 +168,16 @@ fn initial_student(
                 None => {
                     device.seed(recipe.optim.seed);
                     let mut model = Editor::new(&config, device)?;
-                    let copied = student::init_from_teacher(&mut model, t_editor);
+                    let mut copied = format!("{} tensors start from the teacher", student::copy_matching(&mut model, t_editor));
+                    if let Some(dir) = &recipe.student_warm_start {
+                        let (earlier_config, earlier) = Editor::open_dir(dir, recipe.null_dropout, device)?;
+                        student::check_warm_start(&earlier_config, &config, dir)?;
+                        // The earlier student's tensors overwrite the teacher's: they are already its size.
+                        let n = student::copy_matching(&mut model, &earlier);
+                        copied = format!("{copied}, then {n} from the student {}", dir.display());
+                    }
                     let detail = format!(
-                        "compressing {} ({} UNet parameters) into {} ({:.0}%); {copied} tensors start from the teacher",
+                        "compressing {} ({} UNet parameters) into {} ({:.0}%); {copied}",
                         teacher_dir.display(),
                         student::unet_params(t_editor),
                         student::unet_params(&model),

@@ -26,6 +26,13 @@ pub struct DistillRecipe {
     /// compressing longer without redoing the steps already done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student_init: Option<PathBuf>,
+    /// An earlier student's editor folder of another shape (e.g. the committed student, when
+    /// `[student]` removes some of its blocks, BK-SDM-style): every tensor it has at the same
+    /// path and shape starts the new student, the teacher's where it has none. Removing blocks
+    /// from a trained student then costs a short compression instead of one from the teacher.
+    /// Not together with `student_init`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_warm_start: Option<PathBuf>,
     /// The student UNet: the fields of diffusers' unet config that differ from the teacher's
     /// (e.g. `block_out_channels`); everything else is the teacher's. Where a tensor keeps the
     /// teacher's shape (the prompt encoder, time projections) it starts from the teacher's value.
@@ -125,6 +132,12 @@ impl DistillRecipe {
             return bad(format!(
                 "teacher_steps = {steps} must be a positive multiple of 2^rounds = {halvings} (each round halves the steps)"
             ));
+        }
+        if self.student_init.is_some() && self.student_warm_start.is_some() {
+            return bad("student_init continues a student of the recipe's shape, student_warm_start starts one of another shape: set one of them".into());
+        }
+        if self.student_warm_start.is_some() && self.compress.steps == 0 {
+            return bad("student_warm_start starts the compression phase: compress.steps must be positive".into());
         }
         if self.compress.steps == 0 && self.progressive.rounds == 0 {
             return bad("nothing to do: compress.steps = 0 and progressive.rounds = 0".into());

@@ -43,18 +43,35 @@ pub fn student_config(teacher: &EditorConfig, changes: &toml::Table) -> Result<E
     Ok(EditorConfig { unet, ..with_trailing_spacing(teacher) })
 }
 
-/// Refuses to continue from the earlier student `earlier` (read from `dir`) unless it is the
-/// recipe's student: the same UNet and reward modules, and for a world editor the same prompt
-/// encoder and words.
-pub fn check_continues(earlier: &EditorConfig, student: &EditorConfig, dir: &Path) -> Result<()> {
+/// Whether an earlier student reads the inputs `student` reads: the same reward modules and, for
+/// a world editor, the same prompt encoder and words.
+fn reads_same_inputs(earlier: &EditorConfig, student: &EditorConfig) -> bool {
     let same_encoders = match (&earlier.encoders, &student.encoders) {
         (Encoders::World { .. }, Encoders::World { .. }) => earlier.encoders == student.encoders,
         (Encoders::Frozen { .. }, Encoders::Frozen { .. }) => true,
         _ => false,
     };
-    if earlier.unet != student.unet || earlier.reward.is_some() != student.reward.is_some() || !same_encoders {
+    earlier.reward.is_some() == student.reward.is_some() && same_encoders
+}
+
+/// Refuses to continue from the earlier student `earlier` (read from `dir`) unless it is the
+/// recipe's student: the same UNet, reading the same inputs.
+pub fn check_continues(earlier: &EditorConfig, student: &EditorConfig, dir: &Path) -> Result<()> {
+    if earlier.unet != student.unet || !reads_same_inputs(earlier, student) {
         return Err(TrainError::Config(format!(
             "student_init {}: not the recipe's student (its UNet, reward modules or prompt encoder differ from the teacher's with [student] applied)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to warm-start from the earlier student `earlier` (read from `dir`) unless it reads
+/// the same inputs; its UNet may differ (that is the point).
+pub fn check_warm_start(earlier: &EditorConfig, student: &EditorConfig, dir: &Path) -> Result<()> {
+    if !reads_same_inputs(earlier, student) {
+        return Err(TrainError::Config(format!(
+            "student_warm_start {}: its prompt encoder or reward modules differ from the teacher's; warm-start from a student of this teacher",
             dir.display()
         )));
     }
@@ -68,12 +85,12 @@ pub fn with_trailing_spacing(config: &EditorConfig) -> EditorConfig {
     c
 }
 
-/// Copies into `student` every tensor of `teacher` with the same path and shape; returns how
-/// many were copied.
-pub fn init_from_teacher(student: &mut Editor, teacher: &Editor) -> usize {
+/// Copies into `student` every tensor of `from` (the teacher, or an earlier student) with the
+/// same path and shape; returns how many were copied.
+pub fn copy_matching(student: &mut Editor, from: &Editor) -> usize {
     let shapes: BTreeMap<String, Vec<usize>> =
         student.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect();
-    let matching: Vec<_> = teacher
+    let matching: Vec<_> = from
         .collect(None, None, false)
         .into_iter()
         .filter(|t| shapes.get(&t.name) == Some(&t.shape.to_vec()))
