@@ -292,13 +292,8 @@ fn compression_continues_from_an_earlier_student_of_the_same_shape_only() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let teacher_dir = teacher(tmp.path());
-    let first = student_recipe(&teacher_dir, |r| {
-        r.compress.steps = 4;
-        r.progressive.rounds = 0;
-    });
     let out = tmp.path().join("first");
-    distill(&first, &out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
-    let earlier = out.join("compress/editor");
+    let earlier = compressed_student(&teacher_dir, 4, &out);
 
     // Continued: its first step starts from the earlier student's weights, so its loss there is
     // the earlier run's end, not a fresh student's start.
@@ -328,13 +323,7 @@ fn a_student_with_blocks_removed_warm_starts_from_the_earlier_student() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let teacher_dir = teacher(tmp.path());
-    let first = student_recipe(&teacher_dir, |r| {
-        r.compress.steps = 8;
-        r.progressive.rounds = 0;
-    });
-    let out = tmp.path().join("first");
-    distill(&first, &out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
-    let earlier = out.join("compress/editor");
+    let earlier = compressed_student(&teacher_dir, 8, &tmp.path().join("first"));
 
     // The same student without its attention blocks (BK-SDM-style removal).
     let strings = |v: &[&str]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.to_string())).collect());
@@ -373,6 +362,16 @@ fn a_student_with_blocks_removed_warm_starts_from_the_earlier_student() {
     other.teacher = teacher_of(&tmp.path().join("other"), &TEACHER.replace("max_tokens = 32", "max_tokens = 24"));
     let err = distill(&other, &tmp.path().join("other-run"), &TrainOptions::default(), &device(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("student_warm_start") && err.contains("prompt encoder"), "{err}");
+}
+
+/// A student compressed `steps` steps (no rounds) into the distillation folder `out`; its editor.
+fn compressed_student(teacher: &Path, steps: u64, out: &Path) -> PathBuf {
+    let recipe = student_recipe(teacher, |r| {
+        r.compress.steps = steps;
+        r.progressive.rounds = 0;
+    });
+    distill(&recipe, out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    out.join("compress/editor")
 }
 
 fn first_loss(run: &Path) -> f32 {
