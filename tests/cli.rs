@@ -296,7 +296,8 @@ fn demo_retrain_lists_the_whole_pipeline() {
         "world-teacher-stage2.toml",
         "rewardedit distill-editor --recipe",
         "world-student.toml",
-        "--scheme int8",
+        "world-student-lite.toml --out runs/world-student-lite --resume",
+        "--model runs/world-student-lite/editor --scheme int8",
         "distill-scorer",
         "world-scorer.toml",
         // Editor outputs the scorer trains on, made before it (its recipe's [[extra_data]]).

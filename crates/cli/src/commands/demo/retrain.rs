@@ -60,6 +60,8 @@ const STAGE1: &str = "world-teacher-stage1";
 const BASELINE: &str = "world-teacher-baseline";
 const STAGE2: &str = "world-teacher-stage2";
 const STUDENT: &str = "world-student";
+/// The committed student: `STUDENT` without its 16 x 16 transformers, warm-started from it.
+const STUDENT_LITE: &str = "world-student-lite";
 const STUDENT_INT8: &str = "world-student-int8";
 const SCORER: &str = "world-scorer";
 /// The training split the editors edit for the scorer (`[[extra_data]]` of its recipe).
@@ -71,7 +73,7 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
     let recipe = |name: &str| recipes.join(format!("{name}.toml"));
     let run = |name: &str| PathBuf::from("runs").join(name);
     let spec = root.join(SCORER_EDITS_SPEC);
-    for file in [STAGE1, BASELINE, STAGE2, STUDENT, SCORER].map(recipe).into_iter().chain([spec.clone()]) {
+    for file in [STAGE1, BASELINE, STAGE2, STUDENT, STUDENT_LITE, SCORER].map(recipe).into_iter().chain([spec.clone()]) {
         if !file.is_file() {
             return Err(bad_input(format!("--retrain needs {}, which does not exist", file.display())));
         }
@@ -90,7 +92,11 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
         Step { what: "baseline (stage 1 continued, no rewards)", action: Action::Train { recipe: recipe(BASELINE), out: run(BASELINE), stop_at: None } },
         Step { what: "reward-conditioned teacher (stage 2)", action: Action::Train { recipe: recipe(STAGE2), out: run(STAGE2), stop_at: None } },
         Step { what: "student editor", action: Action::DistillEditor { recipe: recipe(STUDENT), out: run(STUDENT) } },
-        Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
+        Step {
+            what: "light student editor (its 16 x 16 transformers removed)",
+            action: Action::DistillEditor { recipe: recipe(STUDENT_LITE), out: run(STUDENT_LITE) },
+        },
+        Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT_LITE).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
         Step {
             what: "editor outputs for the scorer: the student's",
             action: Action::ScorerEdits { spec: spec.clone(), editor: run(STUDENT).join(EDITOR_DIR), steps: None, limit: None, out: run("scorer-edits/student") },
@@ -104,7 +110,7 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
     let editors = vec![
         (Slot::Baseline, dir.join(run(BASELINE)).join(EDITOR_DIR)),
         (Slot::Teacher, dir.join(run(STAGE2)).join(EDITOR_DIR)),
-        (Slot::Student, dir.join(run(STUDENT)).join(EDITOR_DIR)),
+        (Slot::Student, dir.join(run(STUDENT_LITE)).join(EDITOR_DIR)),
         (Slot::StudentInt8, dir.join(run(STUDENT_INT8)).join(EDITOR_DIR)),
     ];
     let scorer = dir.join(run(SCORER)).join(distill::STUDENT_DIR);
