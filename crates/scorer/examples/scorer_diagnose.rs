@@ -8,6 +8,9 @@
 //!   regression were exact (the student's perfect calls kept): which half of the hurdle head
 //!   costs more.
 //!
+//! - on world data, the same confusion per injected flaw kind (and "clean"): which flaws the
+//!   student misses, and which flaws of another axis the oracle also counts against this one.
+//!
 //! With `SHOW=1`, also the flawed edits (oracle score < 3) the student calls perfect.
 
 use std::path::PathBuf;
@@ -15,7 +18,8 @@ use std::path::PathBuf;
 use rewardedit_core::Axis;
 use rewardedit_scorer::student::agreement::spearman;
 use rewardedit_scorer::student::distill::score_examples;
-use rewardedit_scorer::student::{DistillRecipe, Precision};
+use rewardedit_scorer::student::{DataSource, DistillRecipe, Precision};
+use rewardedit_world::sample_triplet;
 
 fn quartiles(mut v: Vec<f64>) -> String {
     if v.is_empty() {
@@ -33,12 +37,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let recipe = DistillRecipe::load(&PathBuf::from(recipe))?;
     let res = recipe.model.resolution;
-    let data = if args.get(2).is_some_and(|a| a == "train") {
-        let mut d = recipe.data.load(res, &mut |_, _| {})?;
-        d.truncate(1500);
-        d
-    } else {
-        recipe.heldout.load(res, &mut |_, _| {})?
+    let train = args.get(2).is_some_and(|a| a == "train");
+    let source = if train { &recipe.data } else { &recipe.heldout };
+    let mut data = source.load(res, &mut |_, _| {})?;
+    if train {
+        data.truncate(1500);
+    }
+    // The injected flaw of each world edit (the loader keeps only the images and labels).
+    let kinds: Option<Vec<String>> = match source {
+        DataSource::World { seed, world, .. } => Some(
+            (0..data.len() as u64)
+                .map(|i| sample_triplet(world, *seed, i).map(|t| t.flaws.first().map_or("clean".to_string(), |f| format!("{:?}", f.kind))))
+                .collect::<Result<_, _>>()?,
+        ),
+        DataSource::Manifest { .. } => None,
     };
     let pred = score_examples(&PathBuf::from(student), Precision::Fp32, &data, 128)?;
     for axis in Axis::ALL {
@@ -70,6 +82,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rho(&exact_hurdle, &t),
             rho(&exact_regression, &t)
         );
+        if let Some(kinds) = &kinds {
+            let mut names: Vec<&String> = kinds.iter().collect();
+            names.sort();
+            names.dedup();
+            println!("  by injected flaw: agree | student only perfect | oracle only perfect");
+            for name in names {
+                let of = |a: bool, b: bool| (0..n).filter(|&i| &kinds[i] == name && perfect(t[i]) == a && perfect(p[i]) == b).count();
+                println!("    {name:<16} {:>5} | {:>4} | {:>4}", of(true, true) + of(false, false), of(false, true), of(true, false));
+            }
+        }
         if std::env::var_os("SHOW").is_some() {
             for i in (0..n).filter(|&i| t[i] < 3.0 && perfect(p[i])) {
                 let e = &data[i];
