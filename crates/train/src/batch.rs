@@ -107,12 +107,6 @@ impl NoisedBatch {
         let encoded = frozen.map(|f| encode_texts(f, &prompts, &drops.text, rewards.as_ref().map(|(_, t)| t))).transpose()?;
         Ok(NoisedBatch { edited, noise, noisy, timesteps, conditions: Conditions { prompts, drops, rewards, source, encoded } })
     }
-
-    /// Timesteps uniform over the training schedule.
-    pub fn uniform_t(schedule: &NoiseSchedule) -> impl FnMut(&mut ChaCha8Rng) -> usize + use<> {
-        let n = schedule.num_train_timesteps();
-        move |rng: &mut ChaCha8Rng| rng.random_range(0..n)
-    }
 }
 
 /// The CLIP embeddings of a batch's prompts (dropped rows: the empty prompt) and reward texts.

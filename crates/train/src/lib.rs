@@ -17,6 +17,7 @@ pub mod lr;
 pub mod metrics;
 pub mod recipe;
 pub mod region;
+pub mod timesteps;
 pub mod trainer;
 pub mod validate;
 

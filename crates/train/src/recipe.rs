@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSource;
 use crate::lr::LrSchedule;
+use crate::timesteps::TimestepSampling;
 use crate::{Result, TrainError};
 
 /// Which of the paper's two training stages a run is.
@@ -255,6 +256,8 @@ pub struct LossConfig {
     /// edit changes a few percent of the pixels, so under plain MSE copying the source dominates
     /// the loss; 0 is plain MSE. World data only (folders carry no edit regions).
     pub region_weight: f64,
+    /// The distribution of training timesteps (uniform unless set).
+    pub timesteps: TimestepSampling,
 }
 
 impl LossConfig {
@@ -330,6 +333,7 @@ impl TrainRecipe {
         if !w.is_finite() || w < 0.0 {
             return bad(format!("loss.region_weight must be a finite number >= 0, got {w}"));
         }
+        self.loss.timesteps.check().map_err(TrainError::Config)?;
         if w > 0.0 && !matches!(self.data, DataSource::World { .. }) {
             return bad("loss.region_weight needs the edit regions of world data; folder data has none (set it to 0)".into());
         }

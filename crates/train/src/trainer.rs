@@ -212,7 +212,7 @@ pub fn micro_batch_loss(
     // the data's rewards (scores + joined flaw text), dropped to the null reward inside the
     // reward embedder.
     let with_rewards = recipe.stage == Stage::Reward;
-    let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, frozen, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
+    let nb = NoisedBatch::draw(batch, schedule, &recipe.dropout, with_rewards, frozen, &mut recipe.loss.timesteps.sampler(schedule.num_train_timesteps()), rng, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
     let (pred, _) = model.predict(config, &nb.conditions, nb.noisy, &timestep_values(&nb.timesteps), device)?;
     let weight = recipe.loss.region_weight;

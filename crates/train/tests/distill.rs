@@ -14,6 +14,7 @@ use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
 use rewardedit_train::data::Dataset;
 use rewardedit_train::distill::loss::RoundPlan;
 use rewardedit_train::distill::student::{copy_matching, student_config};
+use rewardedit_train::timesteps::TimestepSampling;
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
 use rewardedit_train::export::save_editor_with;
@@ -155,7 +156,7 @@ fn compression_narrows_the_student_teacher_gap() {
     assert!(config.reward.is_some(), "the student keeps the reward conditioning");
 
     let schedule = NoiseSchedule::new(&t_config.noise);
-    let nb = fixed_batch(&recipe, &t_config, &mut NoisedBatch::uniform_t(&schedule));
+    let nb = fixed_batch(&recipe, &t_config, &mut TimestepSampling::Uniform.sampler(schedule.num_train_timesteps()));
     let before = output_gap((&s_config, &initial), (&t_config, &t_editor), &nb);
     let after = output_gap((&config, &trained), (&t_config, &t_editor), &nb);
     assert!(after < 0.7 * before, "student-teacher output gap {before} -> {after}");

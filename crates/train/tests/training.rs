@@ -22,6 +22,7 @@ use rewardedit_train::editor::{attach_reward, Editor, EditorConfig};
 use rewardedit_train::export::export_checkpoint;
 use rewardedit_train::metrics;
 use rewardedit_train::recipe::{DropoutConfig, Init, Stage, TrainRecipe, WeightsKind};
+use rewardedit_train::timesteps::TimestepSampling;
 use rewardedit_train::trainer::{draw_rng, frozen_encoders, initial_editor, micro_batch_loss, optimizer, StepMetrics, METRICS_FILE};
 use rewardedit_train::{dropout, train, TrainOptions};
 use support::{device, serial};
@@ -146,6 +147,32 @@ fn region_weighting_changes_the_loss_and_still_trains() {
     let (l_plain, l_weighted) = (loss(&plain), loss(&r));
     assert!((l_plain - l_weighted).abs() > 1e-4 * l_plain, "weighting changed nothing: {l_plain} vs {l_weighted}");
     fixed_batch_loss_falls(&r);
+}
+
+#[test]
+fn a_logit_normal_timestep_draw_is_kept_in_the_resolved_recipe_and_changes_the_batch() {
+    let _serial = serial();
+    let uniform = micro();
+    let mut r = uniform.clone();
+    r.loss.timesteps = TimestepSampling::LogitNormal { mean: 0.5, std: 1.0 };
+    let resolved = r.resolved_toml().unwrap();
+    assert!(resolved.contains("kind = \"logit_normal\""), "{resolved}");
+    assert_eq!(TrainRecipe::from_toml(&resolved).unwrap(), r, "a resumed run must draw as it did");
+    let mut bad = r.clone();
+    bad.loss.timesteps = TimestepSampling::LogitNormal { mean: 0.0, std: -1.0 };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("loss.timesteps") && err.contains("std > 0"), "{err}");
+
+    let device = device();
+    let data = Dataset::open(&r.data, r.model.resolution).unwrap();
+    let (config, model) = initial_editor(&r, &data, &device, &mut |_| {}).unwrap();
+    let schedule = NoiseSchedule::new(&config.noise);
+    let batch = data.batch(r.optim.seed, 0, 8).unwrap();
+    let loss = |recipe: &TrainRecipe| {
+        micro_batch_loss(&model, &config, None, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
+    };
+    let (l_uniform, l_logit) = (loss(&uniform), loss(&r));
+    assert!((l_uniform - l_logit).abs() > 1e-4 * l_uniform, "the draw did not reach the batch: {l_uniform} vs {l_logit}");
 }
 
 /// A world batch is the triplets its draw names, in order, however many threads render them:

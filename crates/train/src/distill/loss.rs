@@ -13,6 +13,7 @@ use crate::data::TrainExample;
 use crate::editor::{Editor, EditorConfig};
 use crate::frozen::FrozenEncoders;
 use crate::recipe::DropoutConfig;
+use crate::timesteps::TimestepSampling;
 use crate::Result;
 
 /// A frozen model the student learns from.
@@ -66,7 +67,7 @@ pub fn compress_loss(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut NoisedBatch::uniform_t(schedule), rng, device)?;
+    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut TimestepSampling::Uniform.sampler(schedule.num_train_timesteps()), rng, device)?;
     let t = timestep_values(&nb.timesteps);
     let (t_out, t_feat) = teacher.predict(&nb.conditions.without_autodiff(), nb.noisy.clone(), &t, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
