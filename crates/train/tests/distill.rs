@@ -8,17 +8,18 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use rewardedit_models::import::editor::load_editor_config;
 use rewardedit_models::schedulers::{NoiseSchedule, PredictionType};
 use rewardedit_models::unet::DownBlockType;
 use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
 use rewardedit_train::data::Dataset;
 use rewardedit_train::distill::loss::RoundPlan;
 use rewardedit_train::distill::student::{copy_matching, student_config};
-use rewardedit_train::timesteps::TimestepSampling;
 use rewardedit_train::distill::{ddim, distill, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
 use rewardedit_train::export::save_editor_with;
 use rewardedit_train::recipe::{SamplingDefaults, TrainRecipe};
+use rewardedit_train::timesteps::TimestepSampling;
 use rewardedit_train::trainer::{draw_rng, initial_editor};
 use rewardedit_train::TrainOptions;
 use support::{device, serial};
@@ -264,6 +265,12 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
     assert!(lite.student_warm_start.is_some() && lite.student.contains_key("down_block_types"));
     let bad = format!("{STUDENT}\n[sampling]\nsteps = 2\n");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("leave sampling.steps out"));
+    // Without rounds a compressed student may sample with fewer steps than its teacher.
+    let compressed = format!("{}\n[sampling]\nsteps = 2\n", STUDENT.replace("rounds = 1", "rounds = 0"));
+    assert_eq!(DistillRecipe::from_toml(&compressed).unwrap().student_steps(), 2);
+    assert_eq!(DistillRecipe::from_toml(&STUDENT.replace("rounds = 1", "rounds = 0")).unwrap().student_steps(), 4, "the teacher's steps by default");
+    let zero = compressed.replace("steps = 2\n", "steps = 0\n");
+    assert!(DistillRecipe::from_toml(&zero).unwrap_err().to_string().contains("sampling.steps must be positive"));
     let bad = STUDENT.replace("teacher_steps = 4", "teacher_steps = 3");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("teacher_steps"));
     let narrow = STUDENT.replace("block_out_channels = [8, 16]", "block_out_channels = [4, 8]\nnorm_num_groups = 4");
@@ -303,11 +310,15 @@ fn compression_continues_from_an_earlier_student_of_the_same_shape_only() {
         r.compress.steps = 4;
         r.progressive.rounds = 0;
         r.student_init = Some(earlier.clone());
+        r.sampling.steps = Some(2);
     });
     let again = tmp.path().join("again");
-    distill(&more, &again, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
+    let outcome = distill(&more, &again, &TrainOptions::default(), &device(), &mut |_| {}).unwrap();
     let continued_start = first_loss(&again.join("compress"));
     assert!(continued_start < fresh_start, "continued from the earlier student: {continued_start} vs {fresh_start}");
+    // Without rounds the student samples with the recipe's steps, not its teacher's 4.
+    assert_eq!(outcome.student_steps, 2);
+    assert_eq!(load_editor_config(&again.join("editor")).unwrap().defaults.steps, 2);
 
     // Another [student] shape cannot continue it.
     let other = student_recipe(&teacher_dir, |r| {

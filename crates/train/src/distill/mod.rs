@@ -129,7 +129,9 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
             }
         };
         let start = state.start;
-        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(recipe.teacher_steps), &recipe.sampling)?;
+        // The compression phase samples as its teacher does, unless it is the last phase.
+        let compress_steps = if recipe.progressive.rounds == 0 { recipe.student_steps() } else { recipe.teacher_steps };
+        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(compress_steps), &recipe.sampling)?;
         let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling, frozen };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));

@@ -61,7 +61,7 @@ pub struct DistillRecipe {
     pub run: RunConfig,
     /// How the student samples (its validation grids and exported `editor.json`) where it should
     /// differ from the default: the teacher's guidance scales with DDIM, the sampler the rounds
-    /// distil. Its steps are always `teacher_steps / 2^rounds`.
+    /// distil. Its steps are `teacher_steps / 2^rounds`; only a recipe without rounds sets them.
     #[serde(default)]
     pub sampling: SamplingDefaults,
 }
@@ -152,11 +152,15 @@ impl DistillRecipe {
         if !(0.0..=1.0).contains(&self.null_dropout) {
             return bad(format!("null_dropout = {} must be in [0, 1]", self.null_dropout));
         }
-        if let Some(n) = self.sampling.steps {
-            return bad(format!(
-                "sampling.steps = {n}: a student samples with teacher_steps / 2^rounds = {} steps; leave sampling.steps out",
-                self.student_steps()
-            ));
+        match self.sampling.steps {
+            Some(n) if self.progressive.rounds > 0 => {
+                return bad(format!(
+                    "sampling.steps = {n}: a step-distilled student samples with teacher_steps / 2^rounds = {} steps; leave sampling.steps out (or set progressive.rounds = 0 to sample a compressed student with fewer steps than its teacher)",
+                    self.teacher_steps >> self.progressive.rounds
+                ));
+            }
+            Some(0) => return bad("sampling.steps must be positive".into()),
+            _ => {}
         }
         if self.resolution < 8 {
             return bad(format!("resolution {} is too small", self.resolution));
@@ -182,9 +186,14 @@ impl DistillRecipe {
         toml::to_string_pretty(self).map_err(|e| TrainError::Config(format!("cannot write the recipe as TOML: {e}")))
     }
 
-    /// Sampling steps of the final student.
+    /// Sampling steps of the final student: `teacher_steps / 2^rounds`; without rounds,
+    /// `sampling.steps` where set (a compressed student sampled with fewer steps than its
+    /// teacher, not distilled to them).
     pub fn student_steps(&self) -> usize {
-        self.teacher_steps >> self.progressive.rounds
+        match self.sampling.steps {
+            Some(n) if self.progressive.rounds == 0 => n,
+            _ => self.teacher_steps >> self.progressive.rounds,
+        }
     }
 
     /// The optimiser settings of a phase of `steps` steps at peak `lr`.
