@@ -118,6 +118,21 @@ fn stage_2_lowers_the_loss_on_a_fixed_batch() {
     fixed_batch_loss_falls(&r);
 }
 
+/// The loss of one fresh micro model (built from the first recipe) on the same world batch and
+/// draws under each recipe's loss settings.
+fn same_batch_losses(recipes: [&TrainRecipe; 2]) -> [f32; 2] {
+    let device = device();
+    let first = recipes[0];
+    let data = Dataset::open(&first.data, first.model.resolution).unwrap();
+    let (config, model) = initial_editor(first, &data, &device, &mut |_| {}).unwrap();
+    let schedule = NoiseSchedule::new(&config.noise);
+    let batch = data.batch(first.optim.seed, 0, 8).unwrap();
+    assert!(batch.iter().all(|e| e.region.is_some()), "world examples carry their edit region");
+    recipes.map(|recipe| {
+        micro_batch_loss(&model, &config, None, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
+    })
+}
+
 #[test]
 fn region_weighting_changes_the_loss_and_still_trains() {
     let _serial = serial();
@@ -135,16 +150,7 @@ fn region_weighting_changes_the_loss_and_still_trains() {
     let err = folder.validate().unwrap_err().to_string();
     assert!(err.contains("edit regions") && err.contains("set it to 0"), "{err}");
 
-    let device = device();
-    let data = Dataset::open(&r.data, r.model.resolution).unwrap();
-    let (config, model) = initial_editor(&r, &data, &device, &mut |_| {}).unwrap();
-    let schedule = NoiseSchedule::new(&config.noise);
-    let batch = data.batch(r.optim.seed, 0, 8).unwrap();
-    assert!(batch.iter().all(|e| e.region.is_some()), "world examples carry their edit region");
-    let loss = |recipe: &TrainRecipe| {
-        micro_batch_loss(&model, &config, None, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
-    };
-    let (l_plain, l_weighted) = (loss(&plain), loss(&r));
+    let [l_plain, l_weighted] = same_batch_losses([&plain, &r]);
     assert!((l_plain - l_weighted).abs() > 1e-4 * l_plain, "weighting changed nothing: {l_plain} vs {l_weighted}");
     fixed_batch_loss_falls(&r);
 }
@@ -163,15 +169,7 @@ fn a_logit_normal_timestep_draw_is_kept_in_the_resolved_recipe_and_changes_the_b
     let err = bad.validate().unwrap_err().to_string();
     assert!(err.contains("loss.timesteps") && err.contains("std > 0"), "{err}");
 
-    let device = device();
-    let data = Dataset::open(&r.data, r.model.resolution).unwrap();
-    let (config, model) = initial_editor(&r, &data, &device, &mut |_| {}).unwrap();
-    let schedule = NoiseSchedule::new(&config.noise);
-    let batch = data.batch(r.optim.seed, 0, 8).unwrap();
-    let loss = |recipe: &TrainRecipe| {
-        micro_batch_loss(&model, &config, None, recipe, &schedule, &batch, &mut draw_rng(1, 0), &device).unwrap().into_scalar::<f32>()
-    };
-    let (l_uniform, l_logit) = (loss(&uniform), loss(&r));
+    let [l_uniform, l_logit] = same_batch_losses([&uniform, &r]);
     assert!((l_uniform - l_logit).abs() > 1e-4 * l_uniform, "the draw did not reach the batch: {l_uniform} vs {l_logit}");
 }
 
