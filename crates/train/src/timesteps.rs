@@ -1,7 +1,7 @@
 //! Which training timesteps a batch draws. DDPM and InstructPix2Pix draw them uniformly; Esser et
-//! al. 2024 (SD3, section 3.1) found a logit-normal draw, denser at the middle noise levels,
-//! trains faster: at the lowest levels the target is almost the input, at the highest almost
-//! pure noise, and neither teaches much about what the edit should be.
+//! al. 2024 (SD3, section 3.1) got better models at equal compute from a logit-normal draw,
+//! denser at the middle noise levels. The world editor decides its edit at high noise
+//! (checkpoints/world-teacher/PROVENANCE.md, session 4), so whether that helps it is for an A/B.
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
