@@ -156,7 +156,7 @@ impl DistillRecipe {
             Some(n) if self.progressive.rounds > 0 => {
                 return bad(format!(
                     "sampling.steps = {n}: a step-distilled student samples with teacher_steps / 2^rounds = {} steps; leave sampling.steps out (or set progressive.rounds = 0 to sample a compressed student with fewer steps than its teacher)",
-                    self.teacher_steps >> self.progressive.rounds
+                    self.student_steps()
                 ));
             }
             Some(0) => return bad("sampling.steps must be positive".into()),
