@@ -36,7 +36,7 @@
 # Run it there with LD_LIBRARY_PATH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib.
 #
 # Usage: bash scripts/build-cuda.sh        (extra args are passed to cargo, e.g. --locked)
-#        TCH=1 LIBTORCH=... TCH_TEST=fused_torch bash scripts/build-cuda.sh   (also a LibTorch test; see the end)
+#        TCH=1 LIBTORCH=... TCH_TEST=fused bash scripts/build-cuda.sh   (also a LibTorch test; see the end)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -128,7 +128,7 @@ echo "== built $BIN ($(du -h "$BIN" | cut -f1)); to carry: target/cuda/rewardedi
 ldd "$BIN" || true
 
 # TCH_TEST=NAME also builds that test of rewardedit-models (crates/models/tests/NAME.rs, e.g.
-# fused_torch) with its `tch` feature: burn without CUDA, so no LLVM stubs (a build of its own,
+# fused) with its `tch` feature: burn without CUDA, so no LLVM stubs (a build of its own,
 # ~18 min the first time here). Run the printed binary with LD_LIBRARY_PATH=<torch>/lib as above.
 if [ -n "${TCH_TEST:-}" ]; then
     echo "== test target $TCH_TEST"

@@ -3,15 +3,19 @@
 //! burn's autodiff differentiates attention and GroupNorm as chains of small ops, each with
 //! full-size temporaries (attention's score matrix several times over); on LibTorch that made a
 //! UNet's backward ~4x PyTorch's (docs/benchmarks.md, "Fused attention and GroupNorm on
-//! LibTorch"). With the `tch` feature, tensors on LibTorch run PyTorch's own fused ops instead,
-//! under autodiff as one node whose backward is PyTorch's. Every other backend, and LibTorch
-//! without the feature, gets burn's op unchanged.
+//! LibTorch"). So tensors on Flex (the CPU default) run our own kernels, under autodiff as one
+//! node with a written-out backward; with the `tch` feature, tensors on LibTorch run PyTorch's
+//! fused ops, under autodiff as one node whose backward is PyTorch's. Every other backend (CUDA,
+//! NdArray), causal attention on Flex and non-f32 tensors get burn's op unchanged.
 
 use burn::nn::GroupNorm;
 use burn::prelude::*;
+use burn::tensor::activation::silu;
 use burn::tensor::module::attention as burn_attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+mod flex;
+mod kernels;
 #[cfg(feature = "tch")]
 mod torch;
 
@@ -20,6 +24,9 @@ mod torch;
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, causal: bool) -> Tensor<4> {
     #[cfg(feature = "tch")]
     if let Some(out) = torch::attention(&q, &k, &v, causal) {
+        return out;
+    }
+    if !causal && let Some(out) = flex::attention(&q, &k, &v) {
         return out;
     }
     let options = AttentionModuleOptions { is_causal: causal, ..AttentionModuleOptions::default() };
@@ -32,17 +39,27 @@ pub fn group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {
     if let Some(out) = torch::group_norm(norm, &x) {
         return out;
     }
+    if let Some(out) = flex::group_norm(norm, &x, false) {
+        return out;
+    }
     norm.forward(x)
 }
 
-/// Whether [`attention`] and [`group_norm`] run PyTorch's fused ops on tensors like `x`
-/// (LibTorch with the `tch` feature), so a benchmark can say which path it timed.
+/// `silu(group_norm(norm, x))`, the pair before every convolution of a ResNet block: on Flex
+/// one op (one pass forward, one node under autodiff), elsewhere the two.
+pub fn group_norm_silu<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {
+    if let Some(out) = flex::group_norm(norm, &x, true) {
+        return out;
+    }
+    silu(group_norm(norm, x))
+}
+
+/// Whether [`attention`] and [`group_norm`] run fused kernels on f32 tensors like `x` (Flex;
+/// LibTorch with the `tch` feature), so a benchmark can say which path it timed.
 pub fn is_fused<const D: usize>(x: &Tensor<D>) -> bool {
     #[cfg(feature = "tch")]
-    return torch::is_fused(x);
-    #[cfg(not(feature = "tch"))]
-    {
-        let _ = x;
-        false
+    if torch::is_fused(x) {
+        return true;
     }
+    flex::is_fused(x)
 }

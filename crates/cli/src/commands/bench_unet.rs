@@ -100,7 +100,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         if args.backward { "forward + backward" } else { "forward" },
         args.dtype.name(),
         kind.name(),
-        if rewardedit_models::fused::is_fused(&sample) { " (PyTorch's fused attention and GroupNorm)" } else { "" }
+        if rewardedit_models::fused::is_fused(&sample) { " (fused attention and GroupNorm)" } else { "" }
     );
     println!(
         "build {build_s:.2} s, first call {:.3} s, median {:.2} ms, min {:.2} ms over {} calls",

@@ -4,7 +4,6 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::blocks::{BlockSpec, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
 use super::config::{DownBlockType, UNet2DConditionConfig, UpBlockType};
@@ -12,7 +11,7 @@ use super::embeddings::{timestep_embedding, TimestepEmbedding};
 use super::resnet::conv_same;
 use super::reward::{RewardConditioning, RewardConditioningConfig, RewardInputs};
 use crate::Result;
-use crate::fused::group_norm;
+use crate::fused::group_norm_silu;
 
 #[derive(Module, Debug)]
 pub struct UNet2DConditionModel {
@@ -154,6 +153,6 @@ impl UNet2DConditionModel {
             h = block.forward(h, &mut skips, temb.clone(), encoder_hidden_states.clone(), up_size);
             features.push(h.clone());
         }
-        (self.conv_out.forward(silu(group_norm(&self.conv_norm_out, h))), features)
+        (self.conv_out.forward(group_norm_silu(&self.conv_norm_out, h)), features)
     }
 }

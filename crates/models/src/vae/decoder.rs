@@ -4,13 +4,12 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::config::AutoencoderKLConfig;
 use super::mid_block::{UNetMidBlock2D, VAE_NORM_EPS};
 use crate::unet::blocks::Upsample2D;
 use crate::unet::resnet::{conv3x3, ResnetBlock2D};
-use crate::fused::group_norm;
+use crate::fused::group_norm_silu;
 
 /// `UpDecoderBlock2D`: ResNet blocks without time embedding, then (except in the last block)
 /// 2x nearest upsampling and a 3x3 convolution.
@@ -72,6 +71,6 @@ impl Decoder {
     pub fn forward(&self, z: Tensor<4>) -> Tensor<4> {
         let x = self.mid_block.forward(self.conv_in.forward(z));
         let x = self.up_blocks.iter().fold(x, |x, b| b.forward(x));
-        self.conv_out.forward(silu(group_norm(&self.conv_norm_out, x)))
+        self.conv_out.forward(group_norm_silu(&self.conv_norm_out, x))
     }
 }

@@ -4,13 +4,12 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::config::AutoencoderKLConfig;
 use super::mid_block::{UNetMidBlock2D, VAE_NORM_EPS};
 use crate::unet::blocks::Downsample2D;
 use crate::unet::resnet::{conv3x3, ResnetBlock2D};
-use crate::fused::group_norm;
+use crate::fused::group_norm_silu;
 
 /// `DownEncoderBlock2D`: ResNet blocks without time embedding, then (except in the last block)
 /// a stride-2 convolution after padding the bottom and right by one pixel.
@@ -71,6 +70,6 @@ impl Encoder {
         let x = self.conv_in.forward(x);
         let x = self.down_blocks.iter().fold(x, |x, b| b.forward(x));
         let x = self.mid_block.forward(x);
-        self.conv_out.forward(silu(group_norm(&self.conv_norm_out, x)))
+        self.conv_out.forward(group_norm_silu(&self.conv_norm_out, x))
     }
 }

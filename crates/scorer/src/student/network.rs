@@ -31,7 +31,7 @@ use rewardedit_core::MAX_SCORE;
 
 use super::config::StudentConfig;
 use super::tokenizer::PAD;
-use rewardedit_models::fused::group_norm;
+use rewardedit_models::fused::{group_norm, group_norm_silu};
 
 /// Input channels: source RGB, edited RGB, |edited - source| RGB.
 pub const IN_CHANNELS: usize = 9;
@@ -76,7 +76,7 @@ impl ResBlock {
 
     fn forward(&self, h: Tensor<4>, text: &EncodedText) -> Tensor<4> {
         let [b, c, _, _] = h.dims();
-        let x = group_norm(&self.norm2, self.conv1.forward(silu(group_norm(&self.norm1, h.clone()))));
+        let x = group_norm(&self.norm2, self.conv1.forward(group_norm_silu(&self.norm1, h.clone())));
         let gb = self.film.forward(text.pooled.clone());
         let gamma = gb.clone().narrow(1, 0, c).reshape([b, c, 1, 1]);
         let beta = gb.narrow(1, c, c).reshape([b, c, 1, 1]);
@@ -266,7 +266,7 @@ impl StudentNet {
                 h = block.forward(h, &text);
             }
         }
-        let h = silu(group_norm(&self.out_norm, h));
+        let h = group_norm_silu(&self.out_norm, h);
         let [b, c, hh, ww] = h.dims();
         let mean = h.clone().mean_dim(3).mean_dim(2).reshape([b, c]);
         let max = h.clone().max_dim(3).max_dim(2).reshape([b, c]);
