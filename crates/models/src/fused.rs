@@ -54,6 +54,16 @@ pub fn group_norm_silu<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor
     silu(group_norm(norm, x))
 }
 
+/// The norm's `(gamma, beta)`: `Some(None)` for a norm without them, `None` for one with only
+/// one of the two (burn builds both or neither; the fused paths leave such a norm to burn).
+fn affine(norm: &GroupNorm) -> Option<Option<(Tensor<1>, Tensor<1>)>> {
+    match (&norm.gamma, &norm.beta) {
+        (Some(gamma), Some(beta)) => Some(Some((gamma.val(), beta.val()))),
+        (None, None) => Some(None),
+        _ => None,
+    }
+}
+
 /// Whether [`attention`] and [`group_norm`] run fused kernels on f32 tensors like `x` (Flex;
 /// LibTorch with the `tch` feature), so a benchmark can say which path it timed.
 pub fn is_fused<const D: usize>(x: &Tensor<D>) -> bool {

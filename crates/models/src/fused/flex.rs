@@ -106,12 +106,7 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: 
     let [b, c] = [x.dims()[0], x.dims()[1]];
     let shape = GroupShape { batch: b, channels: c, groups: norm.num_groups, spatial: x.dims()[2..].iter().product() };
     let eps = norm.epsilon as f32;
-    let params = match (&norm.gamma, &norm.beta) {
-        (Some(gamma), Some(beta)) => Some((gamma.val(), beta.val())),
-        (None, None) => None,
-        // burn builds GroupNorm with both parameters or neither.
-        _ => return None,
-    };
+    let params = super::affine(norm)?;
     if let Some(xt) = tracked(x) {
         let out = match params {
             Some((w, bias)) => {

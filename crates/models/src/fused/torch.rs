@@ -33,12 +33,7 @@ pub(super) fn attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>, causal: boo
 /// GroupNorm with the module's groups, epsilon and affine parameters.
 pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>) -> Option<Tensor<D>> {
     let (groups, eps) = (norm.num_groups as i64, norm.epsilon);
-    let params = match (&norm.gamma, &norm.beta) {
-        (Some(gamma), Some(beta)) => Some((gamma.val(), beta.val())),
-        (None, None) => None,
-        // burn builds GroupNorm with both parameters or neither.
-        _ => return None,
-    };
+    let params = super::affine(norm)?;
     if let Some(x) = tracked(x) {
         let out = match params {
             Some((w, b)) => node([x, tracked(&w)?, tracked(&b)?], move |[x, w, b]| {
