@@ -6,7 +6,8 @@
 //! LibTorch"). So tensors on Flex (the CPU default) run our own kernels, under autodiff as one
 //! node with a written-out backward; with the `tch` feature, tensors on LibTorch run PyTorch's
 //! fused ops, under autodiff as one node whose backward is PyTorch's. Every other backend (CUDA,
-//! NdArray), causal attention on Flex and non-f32 tensors get burn's op unchanged.
+//! NdArray), causal attention on Flex, attention without autodiff on Flex (burn-flex's own is
+//! fused already, and faster than ours there) and non-f32 tensors get burn's op unchanged.
 
 use burn::nn::GroupNorm;
 use burn::prelude::*;
