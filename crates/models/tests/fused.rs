@@ -177,3 +177,20 @@ fn libtorch_group_norm_silu_matches_burns_values_and_gradients() {
 fn libtorch_untracked_inputs_get_no_gradient() {
     an_untracked_input_gets_no_gradient_and_the_tracked_ones_still_do(&Device::libtorch().autodiff());
 }
+
+#[test]
+fn flex_group_norm_of_the_wrong_width_is_refused_as_burn_refuses_it() {
+    // The fused kernel would read the wrong groups; burn's op names the mismatch instead.
+    let device = Device::flex();
+    let norm: GroupNorm = GroupNormConfig::new(2, 4).init(&device);
+    let x = random([1, 6, 3, 3], &device);
+    let fused_panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fused::group_norm_silu(&norm, x.clone())));
+    let burn_panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| norm.forward(x)));
+    let message = |r: std::thread::Result<Tensor<4>>| match r {
+        Ok(_) => panic!("a 6-channel input to a 4-channel norm must fail"),
+        Err(e) => e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default(),
+    };
+    let (fused_message, burn_message) = (message(fused_panic), message(burn_panic));
+    eprintln!("{fused_message}");
+    assert_eq!(fused_message, burn_message, "the fused op must fail with burn's own message");
+}

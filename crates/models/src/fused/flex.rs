@@ -1,5 +1,5 @@
 //! The CPU side of [`crate::fused`] (burn Flex): attention and GroupNorm as single autodiff nodes
-//! whose backward passes are written out ([`super::kernels`]), and the same forward passes
+//! whose backward passes are written out ([`super::kernels`]), and GroupNorm's forward pass
 //! without autodiff. burn's autodiff keeps every intermediate of its decomposition (GroupNorm:
 //! centred input, squares, variance, quotient; attention: scores, exponentials, sums) and
 //! differentiates each; these nodes keep the inputs plus one tensor (the attention
@@ -100,10 +100,14 @@ impl Backward<Flex, 3> for AttentionBackward {
 
 /// GroupNorm with the module's groups, epsilon and affine parameters, then SiLU if `silu`.
 pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>> {
-    if x.dtype() != DType::F32 || D < 3 {
+    if D < 3 || x.dtype() != DType::F32 {
         return None;
     }
     let [b, c] = [x.dims()[0], x.dims()[1]];
+    // A shape the norm does not fit goes to burn's op, which says what is wrong.
+    if c != norm.num_channels || !c.is_multiple_of(norm.num_groups) {
+        return None;
+    }
     let shape = GroupShape { batch: b, channels: c, groups: norm.num_groups, spatial: x.dims()[2..].iter().product() };
     let eps = norm.epsilon as f32;
     let params = super::affine(norm)?;
