@@ -30,16 +30,12 @@ pub(super) fn attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Option<T
     }
     if let (Some(q), Some(k), Some(v)) = (tracked(q), tracked(k), tracked(v)) {
         let guards = [&q, &k, &v].map(|t| t.node());
-        let out = match AttentionBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let [q, k, v] = [q, k, v].map(|t| t.into_primitive());
-                let (out, p) = attention_forward(&q, &k, &v);
-                prep.finish(AttentionState { q, k, v, p }, out)
-            }
-            OpsKind::UnTracked(prep) => {
-                let [q, k, v] = [q, k, v].map(|t| t.into_primitive());
-                prep.finish(attention_forward(&q, &k, &v).0)
-            }
+        let prep = AttentionBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful();
+        let [q, k, v] = [q, k, v].map(|t| t.into_primitive());
+        let (out, p) = attention_forward(&q, &k, &v);
+        let out = match prep {
+            OpsKind::Tracked(prep) => prep.finish(AttentionState { q, k, v, p }, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
         };
         return Some(Tensor::from_primitive::<Tracked>(out));
     }
@@ -113,29 +109,8 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: 
     let params = super::affine(norm)?;
     if let Some(xt) = tracked(x) {
         let out = match params {
-            Some((w, bias)) => {
-                let (w, bias) = (tracked(&w)?, tracked(&bias)?);
-                let guards = [&xt, &w, &bias].map(|t| t.node());
-                match GroupNormBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful() {
-                    OpsKind::Tracked(prep) => {
-                        let [x, w, bias] = [xt, w, bias].map(|t| contiguous(&t.into_primitive()));
-                        let (y, stats) = norm_forward(&x, Some((&w, &bias)), shape, eps, silu);
-                        prep.finish(GroupNormState { x, affine: Some((w, bias)), stats, shape, silu }, y)
-                    }
-                    OpsKind::UnTracked(prep) => {
-                        let [x, w, bias] = [xt, w, bias].map(|t| contiguous(&t.into_primitive()));
-                        prep.finish(norm_forward(&x, Some((&w, &bias)), shape, eps, silu).0)
-                    }
-                }
-            }
-            None => match GroupNormBackward.prepare::<NoCheckpointing>([xt.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => {
-                    let x = contiguous(&xt.into_primitive());
-                    let (y, stats) = norm_forward(&x, None, shape, eps, silu);
-                    prep.finish(GroupNormState { x, affine: None, stats, shape, silu }, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(norm_forward(&contiguous(&xt.into_primitive()), None, shape, eps, silu).0),
-            },
+            Some((w, bias)) => norm_node([xt, tracked(&w)?, tracked(&bias)?], shape, eps, silu),
+            None => norm_node([xt], shape, eps, silu),
         };
         return Some(Tensor::from_primitive::<Tracked>(out));
     }
@@ -146,6 +121,20 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: 
     };
     let (y, _) = norm_forward(&x, params.as_ref().map(|(w, b)| (w, b)), shape, eps, silu);
     Some(Tensor::from_primitive::<Flex>(y))
+}
+
+/// The GroupNorm node over `[x]` or `[x, gamma, beta]`.
+fn norm_node<const N: usize>(inputs: [FloatTensor<Tracked>; N], shape: GroupShape, eps: f32, silu: bool) -> FloatTensor<Tracked> {
+    let guards = inputs.each_ref().map(|t| t.node());
+    let prep = GroupNormBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful();
+    let mut inputs = inputs.map(|t| contiguous(&t.into_primitive())).into_iter();
+    let x = inputs.next().expect("a GroupNorm node has an input");
+    let affine = inputs.next().zip(inputs.next());
+    let (y, stats) = norm_forward(&x, affine.as_ref().map(|(w, b)| (w, b)), shape, eps, silu);
+    match prep {
+        OpsKind::Tracked(prep) => prep.finish(GroupNormState { x, affine, stats, shape, silu }, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    }
 }
 
 fn norm_forward(x: &FlexTensor, affine: Option<(&FlexTensor, &FlexTensor)>, shape: GroupShape, eps: f32, silu: bool) -> (FlexTensor, GroupStats) {
