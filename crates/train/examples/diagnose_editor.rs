@@ -1,5 +1,5 @@
 //! Does a trained world editor read its instruction? Run by hand:
-//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED]`.
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only]`.
 //!
 //! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
 //! training data of the world recipes; another seed gives scenes the editor never saw; training
@@ -13,7 +13,9 @@
 //! Then what the exact oracle says about the same triplets edited several ways: the one-step x0
 //! from pure noise at t = 999 with the true instruction (the model's conditional mean), and full
 //! sampling (each scheduler, 20 steps) without and with guidance. A mean that follows where the
-//! samples do not points at the sampling, not at what the model learnt.
+//! samples do not points at the sampling, not at what the model learnt. The mean's following is
+//! also split by edit type; `--mean-only` skips the sampling (minutes) when only the mean matters,
+//! and `--sheet PNG` writes a contact sheet of source | target | mean, one row per triplet.
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -22,7 +24,7 @@ use rand_distr::StandardNormal;
 use rewardedit_models::pipeline::convert::to_images;
 use rewardedit_models::pipeline::{edit, EditRequest, EditSettings, Editor};
 use rewardedit_models::schedulers::SchedulerKind;
-use rewardedit_core::RewardCondition;
+use rewardedit_core::{EditType, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_train::data::images_tensor;
 use rewardedit_world::{sample_triplet, Oracle, Triplet, WorldConfig};
@@ -43,10 +45,49 @@ fn judge(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
     format!("following {:.2} | preservation {:.2} | quality {:.2} | L2 to target {:.4}", f / n, p / n, q / n, l2 / n)
 }
 
+/// Mean oracle following of `edits` per edit type, "Type mean (count)".
+fn following_by_type(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
+    let oracle = Oracle::new(32);
+    let scores: Vec<(EditType, f64)> = triplets
+        .iter()
+        .zip(edits)
+        .map(|(t, e)| (t.instruction.edit_type, oracle.score(&t.scene, &t.instruction, e).expect("oracle scores a 32 px edit").following.score() as f64))
+        .collect();
+    EditType::ALL
+        .iter()
+        .filter_map(|&ty| {
+            let of: Vec<f64> = scores.iter().filter(|(t, _)| *t == ty).map(|&(_, f)| f).collect();
+            (!of.is_empty()).then(|| format!("{ty:?} {:.2} ({})", of.iter().sum::<f64>() / of.len() as f64, of.len()))
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Rows of source | target | mean edit at 4x, for looking at what the model does per edit.
+fn write_sheet(path: &str, triplets: &[Triplet], edits: &[image::RgbImage]) {
+    let (cell, gap) = (128u32, 4u32);
+    let mut sheet = image::RgbImage::from_pixel(3 * cell + 2 * gap, triplets.len() as u32 * (cell + gap), image::Rgb([255, 255, 255]));
+    for (row, (t, e)) in triplets.iter().zip(edits).enumerate() {
+        for (col, im) in [&t.source, &t.target, e].into_iter().enumerate() {
+            let big = image::imageops::resize(im, cell, cell, image::imageops::FilterType::Nearest);
+            image::imageops::replace(&mut sheet, &big, (col as u32 * (cell + gap)) as i64, (row as u32 * (cell + gap)) as i64);
+        }
+        println!("sheet row {row}: {:?}: {}", t.instruction.edit_type, t.instruction.text);
+    }
+    sheet.save(path).expect("the sheet is written");
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    let mean_only = all.iter().any(|a| a == "--mean-only");
+    all.retain(|a| a != "--mean-only");
+    let sheet = all.iter().position(|a| a == "--sheet").map(|i| {
+        all.remove(i);
+        all.remove(i)
+    });
+    let mut args = all.into_iter();
     let Some(dir) = args.next() else {
-        eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED]  (a world editor folder, e.g. checkpoints/world-teacher)");
+        eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]  (a world editor folder, e.g. checkpoints/world-teacher)");
         std::process::exit(2);
     };
     let n: usize = args.next().map_or(64, |s| s.parse().expect("N: a number of triplets"));
@@ -106,8 +147,16 @@ fn main() {
     }
 
     println!("\nexact oracle on the same {n} triplets (true instructions, null reward):");
-    println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit.expect("t = 999 was run")));
+    let mean_edit = mean_edit.expect("t = 999 was run");
+    println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit));
+    println!("    its following by edit type: {}", following_by_type(&triplets, &mean_edit));
     println!("  the source (no edit):                           {}", judge(&triplets, &triplets.iter().map(|t| t.source.clone()).collect::<Vec<_>>()));
+    if let Some(path) = &sheet {
+        write_sheet(path, &triplets, &mean_edit);
+    }
+    if mean_only {
+        return;
+    }
     let requests: Vec<EditRequest> = triplets.iter().map(|t| EditRequest { image: t.source.clone(), instruction: t.instruction.text.clone(), reward: RewardCondition::Null }).collect();
     for scheduler in SchedulerKind::ALL {
         for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
