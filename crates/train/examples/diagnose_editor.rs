@@ -1,5 +1,5 @@
 //! Does a trained world editor read its instruction? Run by hand:
-//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only]`.
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]`.
 //!
 //! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
 //! training data of the world recipes; another seed gives scenes the editor never saw; training
@@ -24,39 +24,41 @@ use rand_distr::StandardNormal;
 use rewardedit_models::pipeline::convert::to_images;
 use rewardedit_models::pipeline::{edit, EditRequest, EditSettings, Editor};
 use rewardedit_models::schedulers::SchedulerKind;
-use rewardedit_core::{EditType, RewardCondition};
+use rewardedit_core::{EditType, Reward, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_train::data::images_tensor;
 use rewardedit_world::{sample_triplet, Oracle, Triplet, WorldConfig};
 
-/// Mean oracle following / preservation / quality of `edits` of `triplets`, and their L2 to the
-/// exact targets ([0, 1] scale).
-fn judge(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
+/// The exact oracle's reward for each edit of its triplet.
+fn rewards(triplets: &[Triplet], edits: &[image::RgbImage]) -> Vec<Reward> {
     let oracle = Oracle::new(32);
-    let (mut f, mut p, mut q, mut l2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for (t, e) in triplets.iter().zip(edits) {
-        let r = oracle.score(&t.scene, &t.instruction, e).expect("oracle scores a 32 px edit");
-        f += r.following.score() as f64;
-        p += r.preservation.score() as f64;
-        q += r.quality.score() as f64;
-        l2 += e.as_raw().iter().zip(t.target.as_raw()).map(|(&a, &b)| ((f64::from(a) - f64::from(b)) / 255.0).powi(2)).sum::<f64>() / e.as_raw().len() as f64;
-    }
-    let n = triplets.len() as f64;
-    format!("following {:.2} | preservation {:.2} | quality {:.2} | L2 to target {:.4}", f / n, p / n, q / n, l2 / n)
+    triplets.iter().zip(edits).map(|(t, e)| oracle.score(&t.scene, &t.instruction, e).expect("oracle scores a 32 px edit")).collect()
 }
 
-/// Mean oracle following of `edits` per edit type, "Type mean (count)".
-fn following_by_type(triplets: &[Triplet], edits: &[image::RgbImage]) -> String {
-    let oracle = Oracle::new(32);
-    let scores: Vec<(EditType, f64)> = triplets
+/// Mean oracle following / preservation / quality of `edits` of `triplets`, and their L2 to the
+/// exact targets ([0, 1] scale).
+fn judge(triplets: &[Triplet], edits: &[image::RgbImage], rewards: &[Reward]) -> String {
+    let mean = |axis: fn(&Reward) -> f32| rewards.iter().map(|r| f64::from(axis(r))).sum::<f64>() / rewards.len() as f64;
+    let l2 = triplets
         .iter()
         .zip(edits)
-        .map(|(t, e)| (t.instruction.edit_type, oracle.score(&t.scene, &t.instruction, e).expect("oracle scores a 32 px edit").following.score() as f64))
-        .collect();
+        .map(|(t, e)| e.as_raw().iter().zip(t.target.as_raw()).map(|(&a, &b)| ((f64::from(a) - f64::from(b)) / 255.0).powi(2)).sum::<f64>() / e.as_raw().len() as f64)
+        .sum::<f64>()
+        / triplets.len() as f64;
+    format!(
+        "following {:.2} | preservation {:.2} | quality {:.2} | L2 to target {l2:.4}",
+        mean(|r| r.following.score()),
+        mean(|r| r.preservation.score()),
+        mean(|r| r.quality.score())
+    )
+}
+
+/// Mean oracle following per edit type, "Type mean (count)".
+fn following_by_type(triplets: &[Triplet], rewards: &[Reward]) -> String {
     EditType::ALL
         .iter()
         .filter_map(|&ty| {
-            let of: Vec<f64> = scores.iter().filter(|(t, _)| *t == ty).map(|&(_, f)| f).collect();
+            let of: Vec<f64> = triplets.iter().zip(rewards).filter(|(t, _)| t.instruction.edit_type == ty).map(|(_, r)| f64::from(r.following.score())).collect();
             (!of.is_empty()).then(|| format!("{ty:?} {:.2} ({})", of.iter().sum::<f64>() / of.len() as f64, of.len()))
         })
         .collect::<Vec<_>>()
@@ -81,10 +83,14 @@ fn main() {
     let mut all: Vec<String> = std::env::args().skip(1).collect();
     let mean_only = all.iter().any(|a| a == "--mean-only");
     all.retain(|a| a != "--mean-only");
-    let sheet = all.iter().position(|a| a == "--sheet").map(|i| {
-        all.remove(i);
-        all.remove(i)
-    });
+    let sheet = match all.iter().position(|a| a == "--sheet") {
+        Some(i) if i + 1 < all.len() => Some(all.drain(i..i + 2).nth(1).expect("two drained")),
+        Some(_) => {
+            eprintln!("--sheet needs a PNG path");
+            std::process::exit(2);
+        }
+        None => None,
+    };
     let mut args = all.into_iter();
     let Some(dir) = args.next() else {
         eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]  (a world editor folder, e.g. checkpoints/world-teacher)");
@@ -148,9 +154,11 @@ fn main() {
 
     println!("\nexact oracle on the same {n} triplets (true instructions, null reward):");
     let mean_edit = mean_edit.expect("t = 999 was run");
-    println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit));
-    println!("    its following by edit type: {}", following_by_type(&triplets, &mean_edit));
-    println!("  the source (no edit):                           {}", judge(&triplets, &triplets.iter().map(|t| t.source.clone()).collect::<Vec<_>>()));
+    let mean_rewards = rewards(&triplets, &mean_edit);
+    println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit, &mean_rewards));
+    println!("    its following by edit type: {}", following_by_type(&triplets, &mean_rewards));
+    let sources: Vec<_> = triplets.iter().map(|t| t.source.clone()).collect();
+    println!("  the source (no edit):                           {}", judge(&triplets, &sources, &rewards(&triplets, &sources)));
     if let Some(path) = &sheet {
         write_sheet(path, &triplets, &mean_edit);
     }
@@ -162,7 +170,7 @@ fn main() {
         for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
             let settings = EditSettings { steps: 20, text_cfg, image_cfg, reward_cfg: 1.0, seed: 0, scheduler, max_side: None };
             let edits = edit(&editor, &requests, &settings, &mut |_, _| {}).expect("the editor edits");
-            println!("  {:<8} 20 steps, text {text_cfg} / image {image_cfg}: {}", scheduler.name(), judge(&triplets, &edits));
+            println!("  {:<8} 20 steps, text {text_cfg} / image {image_cfg}: {}", scheduler.name(), judge(&triplets, &edits, &rewards(&triplets, &edits)));
         }
     }
 }
