@@ -27,7 +27,7 @@ use rewardedit_models::schedulers::SchedulerKind;
 use rewardedit_core::{EditType, Reward, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_train::data::images_tensor;
-use rewardedit_world::{sample_triplet, Oracle, Triplet, WorldConfig};
+use rewardedit_world::{grid, sample_triplet, Oracle, Triplet, WorldConfig};
 
 /// The exact oracle's reward for each edit of its triplet.
 fn rewards(triplets: &[Triplet], edits: &[image::RgbImage]) -> Vec<Reward> {
@@ -67,16 +67,17 @@ fn following_by_type(triplets: &[Triplet], rewards: &[Reward]) -> String {
 
 /// Rows of source | target | mean edit at 4x, for looking at what the model does per edit.
 fn write_sheet(path: &str, triplets: &[Triplet], edits: &[image::RgbImage]) {
-    let (cell, gap) = (128u32, 4u32);
-    let mut sheet = image::RgbImage::from_pixel(3 * cell + 2 * gap, triplets.len() as u32 * (cell + gap), image::Rgb([255, 255, 255]));
-    for (row, (t, e)) in triplets.iter().zip(edits).enumerate() {
-        for (col, im) in [&t.source, &t.target, e].into_iter().enumerate() {
-            let big = image::imageops::resize(im, cell, cell, image::imageops::FilterType::Nearest);
-            image::imageops::replace(&mut sheet, &big, (col as u32 * (cell + gap)) as i64, (row as u32 * (cell + gap)) as i64);
-        }
-        println!("sheet row {row}: {:?}: {}", t.instruction.edit_type, t.instruction.text);
-    }
-    sheet.save(path).expect("the sheet is written");
+    let big = |im: &image::RgbImage| image::imageops::resize(im, 4 * im.width(), 4 * im.height(), image::imageops::FilterType::Nearest);
+    let rows: Vec<Vec<image::RgbImage>> = triplets
+        .iter()
+        .zip(edits)
+        .enumerate()
+        .map(|(row, (t, e))| {
+            println!("sheet row {row}: {:?}: {}", t.instruction.edit_type, t.instruction.text);
+            vec![big(&t.source), big(&t.target), big(e)]
+        })
+        .collect();
+    grid(&rows).save(path).expect("the sheet is written");
 }
 
 fn main() {
