@@ -5,7 +5,8 @@ device call (scripts/gpu-bench.sh runs both):
   unet   UNet2DConditionModel (InstructPix2Pix: 8 input channels), batch 3 (the guidance branches),
          64x64 latent (512 px), fp16, eager: median ms per forward.
   edit   StableDiffusionInstructPix2PixPipeline, 512 px, 30 Euler-Ancestral steps, text cfg 7.5,
-         image cfg 1.5, fp16: median s per edit (text encoding, VAE encode/decode included).
+         image cfg 1.5, fp16: median s per edit (text encoding, VAE encode/decode included), then
+         one more edit timed part by part (`stages`), against `rewardedit bench-edit --stages`.
   unet_fb the UNet's forward + backward alone (batch 8, 32x32 latent = 256 px, fp32, loss = mean
          of the output): the part of a training step that `rewardedit bench-unet --backward
          --batch 8 --latent 32` times on our side, without data, VAE, CLIP or optimiser.
@@ -80,10 +81,10 @@ def sync_time(fn):
     return time.perf_counter() - t
 
 
-def bench_unet(iters):
+def bench_unet(iters, latent=64):
     unet = unet_model(HALF).eval()
     g = torch.Generator(DEV).manual_seed(0)
-    x = torch.randn(3, 8, 64, 64, device=DEV, dtype=HALF, generator=g)
+    x = torch.randn(3, 8, latent, latent, device=DEV, dtype=HALF, generator=g)
     t = torch.full((3,), 500, device=DEV)
     text = torch.randn(3, 77, 768, device=DEV, dtype=HALF, generator=g)
     with torch.no_grad():
@@ -91,7 +92,7 @@ def bench_unet(iters):
         for _ in range(2):
             unet(x, t, text)
         times = sorted(sync_time(lambda: unet(x, t, text)) for _ in range(iters))
-    return dict(part="unet", batch=3, latent=64, dtype=str(HALF), first_s=first,
+    return dict(part="unet", batch=3, latent=latent, dtype=str(HALF), first_s=first,
                 median_ms=statistics.median(times) * 1e3, min_ms=times[0] * 1e3, calls=iters)
 
 
@@ -151,7 +152,7 @@ def bench_convgrad(iters):
     return dict(part="convgrad", batch=8, dtype="f32", shapes=rows)
 
 
-def bench_edit(iters, steps):
+def bench_edit(iters, steps, size=512):
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
     from transformers import CLIPTokenizer
 
@@ -166,7 +167,7 @@ def bench_edit(iters, steps):
         safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     build = time.perf_counter() - t0
-    image = torch.rand(1, 3, 512, 512, generator=torch.Generator().manual_seed(0))
+    image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
 
     def once():
         with torch.no_grad():
@@ -175,8 +176,40 @@ def bench_edit(iters, steps):
 
     first = sync_time(once)
     times = sorted(sync_time(once) for _ in range(iters))
-    return dict(part="edit", size=512, steps=steps, dtype=str(HALF), build_s=build, first_s=first,
-                median_s=statistics.median(times), min_s=times[0], edits=iters)
+    return dict(part="edit", size=size, steps=steps, dtype=str(HALF), build_s=build, first_s=first,
+                median_s=statistics.median(times), min_s=times[0], edits=iters, stages=edit_stages(pipe, once))
+
+
+def edit_stages(pipe, once):
+    """One more edit with the pipeline's parts timed where diffusers calls them (a sync on each
+    side of each call), as `rewardedit bench-edit --stages` times ours: text encoding, VAE encode,
+    the UNet calls, VAE decode, and the rest (scheduler, guidance, image processing, host)."""
+    spent = dict(text=0.0, vae_encode=0.0, unet=0.0, vae_decode=0.0)
+    calls = dict(unet=0)
+
+    def wrap(obj, attr, key):
+        inner = getattr(obj, attr)
+
+        def timed(*a, **k):
+            sync()
+            t = time.perf_counter()
+            out = inner(*a, **k)
+            sync()
+            spent[key] += time.perf_counter() - t
+            calls[key] = calls.get(key, 0) + 1
+            return out
+
+        setattr(obj, attr, timed)
+
+    wrap(pipe.text_encoder, "forward", "text")
+    wrap(pipe.vae, "encode", "vae_encode")
+    wrap(pipe.vae, "decode", "vae_decode")
+    wrap(pipe.unet, "forward", "unet")
+    total = sync_time(once)
+    stages = {k: round(v, 4) for k, v in spent.items()}
+    stages.update(total=round(total, 4), other=round(total - sum(spent.values()), 4),
+                  unet_per_call=round(spent["unet"] / max(calls["unet"], 1), 4), calls=calls)
+    return stages
 
 
 def bench_train(steps, batch=8, res=256):
@@ -222,9 +255,12 @@ def main():
     ap.add_argument("--parts", default="unet,unet_fb,edit,train")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--edit-steps", type=int, default=30)
+    ap.add_argument("--edit-size", type=int, default=512, help="edit: image side, px")
+    ap.add_argument("--edit-iters", type=int, default=3, help="edit: timed edits")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--half", default="f16", choices=["f16", "bf16", "f32"], help="precision of unet and edit")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--unet-latent", type=int, default=64, help="unet: latent side (64 = 512 px)")
     ap.add_argument("--unet-config", default=None, help="unet_fb: a diffusers UNet config.json instead of SD 1.5's")
     ap.add_argument("--batch", type=int, default=8, help="unet_fb: batch")
     ap.add_argument("--latent", type=int, default=32, help="unet_fb: latent side")
@@ -242,7 +278,7 @@ def main():
     print(json.dumps(info), flush=True)
     rows = [info]
     for part in args.parts.split(","):
-        fn = dict(unet=lambda: bench_unet(args.iters), unet_fb=lambda: bench_unet_fb(args.iters, args.batch, args.latent, args.unet_config), convgrad=lambda: bench_convgrad(args.iters), edit=lambda: bench_edit(3, args.edit_steps), train=lambda: bench_train(args.iters))[part]
+        fn = dict(unet=lambda: bench_unet(args.iters, args.unet_latent), unet_fb=lambda: bench_unet_fb(args.iters, args.batch, args.latent, args.unet_config), convgrad=lambda: bench_convgrad(args.iters), edit=lambda: bench_edit(args.edit_iters, args.edit_steps, args.edit_size), train=lambda: bench_train(args.iters))[part]
         row = fn()
         print(json.dumps(row), flush=True)
         rows.append(row)

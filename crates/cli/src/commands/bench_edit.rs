@@ -2,15 +2,21 @@
 //! decoding) with an editor folder, after warm-up, at a chosen precision — the per-edit figure
 //! that issue 3 compares with diffusers' pipeline on the same card. The image is a fixed pattern
 //! of the requested size, so any folder (e.g. `model init --preset sd15`) can be timed.
+//! `--stages` also times the edit's parts one by one through the pipeline's own calls, to show
+//! where a gap to diffusers lies (`scripts/bench_sd15_gpu.py`'s `edit` part times the same parts
+//! of diffusers' edit).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::prelude::*;
+use burn::tensor::DType;
 use clap::Args as ClapArgs;
 use image::RgbImage;
 use rewardedit_core::RewardCondition;
-use rewardedit_models::pipeline::{edit, EditRequest, Editor};
+use rewardedit_models::pipeline::convert::{to_images, to_tensor};
+use rewardedit_models::pipeline::{denoise, edit, model_size, EditRequest, EditSettings, Editor, NoiseStream};
 
 use crate::backend::BackendKind;
 use crate::exit::bad_input;
@@ -38,6 +44,10 @@ pub struct Args {
     /// Float precision of the device (the weights are cast to it at load).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: Precision,
+    /// Also time the parts of an edit one by one: text encoding, the image condition (VAE
+    /// encode), the denoising loop, decoding and the copy to the host.
+    #[arg(long)]
+    pub stages: bool,
     #[command(flatten)]
     pub sampler: SamplerArgs,
 }
@@ -88,6 +98,69 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
         t.median,
         t.min,
         t.timed
+    );
+    if args.stages {
+        print_stages(&editor, &request, &settings, args.warmup, args.iters)?;
+    }
+    Ok(())
+}
+
+/// The parts of one edit, each timed on its own (median after warm-up) through the calls `edit`
+/// makes. Each part ends by reading a value back, so queued device work is inside its time.
+/// The denoising loop encodes its text and image condition itself, so its steps are what
+/// remains of its time after those two.
+fn print_stages(editor: &Editor, request: &EditRequest, settings: &EditSettings, warmup: usize, iters: usize) -> Result<()> {
+    let device = editor.device();
+    let fitted = model_size(editor, &request.image, settings.max_side);
+    let instruction = request.instruction.as_str();
+    let reward_text = match &request.reward {
+        RewardCondition::Given { text, .. } => text.as_str(),
+        RewardCondition::Null => "",
+    };
+    let timed = |call: &dyn Fn() -> Result<Tensor<4>>| -> Result<f64> {
+        let run = || -> Result<f64> {
+            let t = Instant::now();
+            let out = call()?;
+            let _: Vec<f32> = out.sum().cast(DType::F32).into_data().try_to_vec().map_err(|e| anyhow::anyhow!("reading back: {e:?}"))?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        Ok(measure(warmup, iters, run)?.median)
+    };
+    let source = || to_tensor(std::slice::from_ref(&fitted), &device);
+    let text = timed(&|| {
+        // As `denoise`: the instruction, the empty prompt and (with reward modules) the reward text.
+        let mut hidden = editor.text.encode(&[instruction], &device)?.hidden.sum() + editor.text.encode(&[""], &device)?.hidden.sum();
+        if editor.has_reward() {
+            hidden = hidden + editor.text.encode(&[reward_text], &device)?.pooled.sum();
+        }
+        Ok(hidden.reshape([1, 1, 1, 1]))
+    })?;
+    let upload = timed(&|| Ok(source()))?;
+    let condition = timed(&|| Ok(editor.space.condition(source())))?;
+    let run_denoise = || -> Result<Tensor<4>> {
+        let mut noise = NoiseStream::new(settings.seed);
+        Ok(denoise(editor, source(), &[instruction], std::slice::from_ref(&request.reward), settings, &mut noise, None, &mut |_, _| {})?)
+    };
+    let denoising = timed(&run_denoise)?;
+    let sample = run_denoise()?;
+    let decode = timed(&|| Ok(editor.space.to_images(sample.clone())))?;
+    let decoded = editor.space.to_images(sample.clone());
+    let to_host = {
+        let run = || -> Result<f64> {
+            let t = Instant::now();
+            to_images(decoded.clone());
+            Ok(t.elapsed().as_secs_f64())
+        };
+        measure(warmup, iters, run)?.median
+    };
+    // `condition` includes the upload, and the denoising loop both of them and the text.
+    let steps = (denoising - text - condition).max(0.0);
+    println!(
+        "stages (median s): text encoding {text:.4}, image upload {upload:.4}, VAE encode {:.4}, \
+         denoising steps {steps:.4} ({:.4} per step), decode {decode:.4}, to host {to_host:.4}; sum {:.4}",
+        (condition - upload).max(0.0),
+        steps / settings.steps as f64,
+        text + condition + steps + decode + to_host
     );
     Ok(())
 }
