@@ -46,6 +46,19 @@ pub fn group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {
     norm.forward(x)
 }
 
+/// `x` laid out row-major, as its shape reads. burn has no such op: a reshape after a swap of
+/// dimensions may stay a strided view. On LibTorch a `[B, C, H, W]` view of `[B, H*W, C]` tokens
+/// is channels-last, every sum it enters inherits that layout, and each convolution downstream
+/// then copies its weight to channels-last on every call (docs/benchmarks.md, "Where an SD
+/// 1.5-size edit spends its time"). Elsewhere `x` is returned as it is.
+pub fn contiguous<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "tch")]
+    if let Some(out) = torch::contiguous(&x) {
+        return out;
+    }
+    x
+}
+
 /// `silu(group_norm(norm, x))`, the pair before every convolution of a ResNet block: on Flex
 /// one op (one pass forward, one node under autodiff), elsewhere the two.
 pub fn group_norm_silu<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {

@@ -134,6 +134,39 @@ fn an_untracked_input_gets_no_gradient_and_the_tracked_ones_still_do(device: &De
     assert!(norm.beta.as_ref().unwrap().val().grad(&grads).is_some(), "beta requires a gradient and must get one");
 }
 
+/// `device` is an autodiff device. A `[B, C, H, W]` view of `[B, H*W, C]` tokens, as
+/// `tokens_to_map` makes it: `contiguous` keeps its values and passes gradients through.
+fn contiguous_keeps_values_and_gradients(device: &Device) {
+    let tokens = random([2, 12, 5], device);
+    let weights = random([2, 5, 3, 4], device);
+    let view = |t: Tensor<3>| t.swap_dims(1, 2).reshape([2, 5, 3, 4]);
+    let (ft, bt) = (leaf(&tokens, device), leaf(&tokens, device));
+    let fused_out = fused::contiguous(view(ft.clone()));
+    let fused_grads = (fused_out.clone() * weights.clone()).sum().backward();
+    let burn_out = view(bt.clone());
+    let burn_grads = (burn_out.clone() * weights).sum().backward();
+    close("values", fused_out.inner(), burn_out.inner());
+    close("gradient", ft.grad(&fused_grads).expect("fused gradient"), bt.grad(&burn_grads).expect("burn gradient"));
+}
+
+#[test]
+fn flex_contiguous_keeps_values_and_gradients() {
+    contiguous_keeps_values_and_gradients(&Device::flex().autodiff());
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_contiguous_keeps_values_and_gradients_and_lays_the_view_out_row_major() {
+    contiguous_keeps_values_and_gradients(&Device::libtorch().autodiff());
+    // The layout is the point: a channels-last view makes every later convolution copy its
+    // weight on each call.
+    let device = Device::libtorch();
+    let layout = |t: Tensor<4>| t.try_into_primitive::<burn_tch::LibTorch>().expect("a LibTorch tensor").tensor.is_contiguous();
+    let view = random([2, 12, 5], &device).swap_dims(1, 2).reshape([2, 5, 3, 4]);
+    assert!(!layout(view.clone()), "the test needs a strided view to start from");
+    assert!(layout(fused::contiguous(view)), "contiguous must lay the view out row-major");
+}
+
 #[test]
 fn flex_attention_matches_burns_values_and_gradients() {
     attention_matches_burns_values_and_gradients(&Device::flex().autodiff(), false);

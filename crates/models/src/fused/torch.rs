@@ -53,6 +53,19 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>) -> Opt
     Some(Tensor::from_primitive::<LibTorch>(TchTensor::new(out)))
 }
 
+/// `x` copied to row-major layout where it is a strided view; `None` where it already is one
+/// or does not live on LibTorch.
+pub(super) fn contiguous<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
+    if let Some(t) = tracked(x) {
+        if t.primitive().tensor.is_contiguous() {
+            return None;
+        }
+        return Some(Tensor::from_primitive::<Tracked>(node([t], |[x]| x.contiguous())));
+    }
+    let p = x.clone().try_into_primitive::<LibTorch>().ok()?;
+    (!p.tensor.is_contiguous()).then(|| Tensor::from_primitive::<LibTorch>(TchTensor::new(p.tensor.contiguous())))
+}
+
 /// Whether `x` lives on LibTorch, with or without autodiff (what the functions above take).
 pub(super) fn is_fused<const D: usize>(x: &Tensor<D>) -> bool {
     tracked(x).is_some() || x.clone().try_into_primitive::<LibTorch>().is_ok()

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::gelu;
 
 use super::resnet::conv1x1;
-use crate::fused::group_norm;
+use crate::fused::{self, group_norm};
 
 /// Splits `[B, T, heads * d]` into `[B, heads, T, d]`.
 pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
@@ -202,7 +202,8 @@ pub(crate) fn map_to_tokens(x: Tensor<4>) -> Tensor<3> {
     x.reshape([b, c, h * w]).swap_dims(1, 2)
 }
 
-/// `[B, H*W, C]` -> `[B, C, H, W]`.
+/// `[B, H*W, C]` -> `[B, C, H, W]`, laid out as its shape reads (as diffusers' `.contiguous()`
+/// there): a channels-last view would slow every convolution after it ([`fused::contiguous`]).
 pub(crate) fn tokens_to_map(t: Tensor<3>, [b, c, h, w]: [usize; 4]) -> Tensor<4> {
-    t.swap_dims(1, 2).reshape([b, c, h, w])
+    fused::contiguous(t.swap_dims(1, 2).reshape([b, c, h, w]))
 }
