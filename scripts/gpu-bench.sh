@@ -10,7 +10,7 @@
 #      shapes, PyTorch's kernel against the generic formula burn-tch falls back to;
 #   3. ours on LibTorch-CUDA (PyTorch's kernels under our models): the same UNet forward, reward
 #      modules off and on, and the same forward + backward; `model init --preset sd15` and
-#      `bench-edit` (512 px, 30 steps, fp16);
+#      `bench-edit --stages` (512 px, 30 steps, fp16; its parts against the Python edit's `stages`);
 #   4. ours on burn-cuda (cubecl kernels): the same UNet forward;
 #   5. scripts/gpu-sd15.sh on LibTorch-CUDA: stage 1 and stage 2 training at 256 px batch 8
 #      (the reward modules' cost) and the sd15-student distillation, as far as the time allows
@@ -51,7 +51,7 @@ pack() {
     echo "=== summary ($((SECONDS - START)) s)"
     cat "$LOG_DIR"/torch.jsonl 2>/dev/null
     grep -h -E '^(device:|=== .*exit)' "$LOG_DIR"/*.log 2>/dev/null | grep -v 'exit 0 ' | head -40
-    grep -h -E '^(unet |build |edit |load )' "$LOG_DIR"/*.log 2>/dev/null
+    grep -h -E '^(unet |build |edit |load |stages )' "$LOG_DIR"/*.log 2>/dev/null
     cat "$LOG_DIR"/sd15/summary.log "$LOG_DIR"/scorer/summary.log 2>/dev/null
 }
 trap pack EXIT
@@ -89,7 +89,7 @@ limit 90 && run init "$BIN" --backend "$FAST" model init --preset sd15 --tokeniz
     --no-reward --out "$SD"
 if [ "$FAST" = libtorch-cuda ] && [ -d "$SD/unet" ]; then
     limit 120 && run edit-libtorch-f16 "$BIN" --backend libtorch-cuda bench-edit --model "$SD" --size 512 --steps 30 \
-        --dtype f16 --iters 3 --scheduler euler-a --text-cfg 7.5 --image-cfg 1.5
+        --dtype f16 --iters 3 --stages --scheduler euler-a --text-cfg 7.5 --image-cfg 1.5
 fi
 
 limit 70 && run unet-cuda-f16 "$BIN" --backend cuda bench-unet --dtype f16 --iters 10
