@@ -1,4 +1,6 @@
-//! Attention and GroupNorm through fused kernels where burn 0.22 does not reach them.
+//! Attention and GroupNorm through fused kernels where burn 0.22 does not reach them, and, on
+//! LibTorch, the convolution's backward and a row-major layout where burn leaves PyTorch with
+//! something slower.
 //!
 //! burn's autodiff differentiates attention and GroupNorm as chains of small ops, each with
 //! full-size temporaries (attention's score matrix several times over); on LibTorch that made a
@@ -10,6 +12,7 @@
 //! fused already, and faster than ours there) and non-f32 tensors get burn's op unchanged.
 
 use burn::nn::GroupNorm;
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention as burn_attention;
@@ -44,6 +47,20 @@ pub fn group_norm<const D: usize>(norm: &GroupNorm, x: Tensor<D>) -> Tensor<D> {
         return out;
     }
     norm.forward(x)
+}
+
+/// `conv.forward(x)`. Under autodiff on LibTorch, one node whose backward is PyTorch's own
+/// convolution backward (cuDNN's or mkldnn's kernels). burn-tch has none, so burn would take the
+/// weight gradient as a convolution of the input with the output gradient as its kernel: about
+/// one forward's cost on the CPU (docs/benchmarks.md, session 12), a shape cuDNN is suspected of
+/// running slowly (the ~10x training gap on the H200). Elsewhere, and for padding that is not
+/// symmetric, burn's op.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if let Some(out) = torch::conv2d(conv, &x) {
+        return out;
+    }
+    conv.forward(x)
 }
 
 /// `x` laid out row-major, as its shape reads. burn has no such op: a reshape after a swap of

@@ -4,7 +4,8 @@
 //! PyTorch (`TCH=1 TCH_TEST=fused bash scripts/build-cuda.sh`).
 #![cfg_attr(feature = "tch", allow(deprecated))] // burn-tch is deprecated upstream
 
-use burn::nn::{GroupNorm, GroupNormConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{GroupNorm, GroupNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
@@ -132,6 +133,48 @@ fn an_untracked_input_gets_no_gradient_and_the_tracked_ones_still_do(device: &De
     let grads = fused::group_norm(&norm, x.clone()).sum().backward();
     assert!(x.grad(&grads).is_none(), "a frozen input must get no gradient");
     assert!(norm.beta.as_ref().unwrap().val().grad(&grads).is_some(), "beta requires a gradient and must get one");
+}
+
+/// `device` is an autodiff device: the convolutions of the UNet (3x3 padded, strided, 1x1,
+/// without bias, grouped, and asymmetric padding, which keeps burn's op) against burn's own.
+fn conv2d_matches_burns_values_and_gradients(device: &Device) {
+    let configs = [
+        Conv2dConfig::new([6, 8], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        Conv2dConfig::new([6, 8], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        Conv2dConfig::new([6, 8], [1, 1]),
+        Conv2dConfig::new([6, 8], [3, 3]).with_bias(false).with_dilation([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)),
+        Conv2dConfig::new([6, 8], [3, 3]).with_groups(2).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        Conv2dConfig::new([6, 8], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1)),
+    ];
+    for config in configs {
+        let conv: Conv2d = config.init(device);
+        let x = random([2, 6, 9, 7], device);
+        let (fx, bx) = (leaf(&x, device), leaf(&x, device));
+        let fused_out = fused::conv2d(&conv, fx.clone());
+        let weights = random(fused_out.dims(), device);
+        let fused_grads = (fused_out.clone() * weights.clone()).sum().backward();
+        let burn_out = conv.forward(bx.clone());
+        let burn_grads = (burn_out.clone() * weights).sum().backward();
+        close("output", fused_out.inner(), burn_out.inner());
+        close("dx", fx.grad(&fused_grads).expect("fused gradient"), bx.grad(&burn_grads).expect("burn gradient"));
+        let weight = conv.weight.val();
+        close("dweight", weight.grad(&fused_grads).expect("fused gradient"), weight.grad(&burn_grads).expect("burn gradient"));
+        if let Some(bias) = &conv.bias {
+            let bias = bias.val();
+            close("dbias", bias.grad(&fused_grads).expect("fused gradient"), bias.grad(&burn_grads).expect("burn gradient"));
+        }
+    }
+}
+
+#[test]
+fn flex_conv2d_matches_burns_values_and_gradients() {
+    conv2d_matches_burns_values_and_gradients(&Device::flex().autodiff());
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn libtorch_conv2d_matches_burns_values_and_gradients() {
+    conv2d_matches_burns_values_and_gradients(&Device::libtorch().autodiff());
 }
 
 /// `device` is an autodiff device. A `[B, C, H, W]` view of `[B, H*W, C]` tokens, as

@@ -4,7 +4,8 @@
 //! The LibTorch side of [`crate::fused`]: PyTorch's op on the tensors' own storage; under
 //! autodiff, one burn node per op whose backward asks PyTorch's autograd for the gradients.
 
-use burn::nn::GroupNorm;
+use burn::nn::conv::Conv2d;
+use burn::nn::{GroupNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
@@ -51,6 +52,25 @@ pub(super) fn group_norm<const D: usize>(norm: &GroupNorm, x: &Tensor<D>) -> Opt
     };
     let out = tch::no_grad(|| x.tensor.group_norm(groups, w.as_ref().map(|t| &t.tensor), b.as_ref().map(|t| &t.tensor), eps, true));
     Some(Tensor::from_primitive::<LibTorch>(TchTensor::new(out)))
+}
+
+/// A 2-D convolution with the module's weight, bias, stride, dilation and groups, for tracked
+/// inputs only (untracked, burn-tch already calls PyTorch's); `None` for padding PyTorch's op
+/// cannot take as it is (asymmetric, or `Same`).
+pub(super) fn conv2d(conv: &Conv2d, x: &Tensor<4>) -> Option<Tensor<4>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => [top as i64, left as i64],
+        _ => return None,
+    };
+    let x = tracked(x)?;
+    let weight = tracked(&conv.weight.val())?;
+    let (stride, dilation, groups) = (conv.stride.map(|s| s as i64), conv.dilation.map(|d| d as i64), conv.groups as i64);
+    let out = match &conv.bias {
+        Some(bias) => node([x, weight, tracked(&bias.val())?], move |[x, w, b]| x.conv2d(w, Some(b), stride, padding, dilation, groups)),
+        None => node([x, weight], move |[x, w]| x.conv2d(w, None::<&tch::Tensor>, stride, padding, dilation, groups)),
+    };
+    Some(Tensor::from_primitive::<Tracked>(out))
 }
 
 /// `x` copied to row-major layout where it is a strided view; `None` where it already is one

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::gelu;
 
 use super::resnet::conv1x1;
-use crate::fused::{self, group_norm};
+use crate::fused::{self, conv2d, group_norm};
 
 /// Splits `[B, T, heads * d]` into `[B, heads, T, d]`.
 pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
@@ -190,9 +190,9 @@ impl Transformer2DModel {
 
     pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
-        let tokens = map_to_tokens(self.proj_in.forward(group_norm(&self.norm, x.clone())));
+        let tokens = map_to_tokens(conv2d(&self.proj_in, group_norm(&self.norm, x.clone())));
         let tokens = self.transformer_blocks.iter().fold(tokens, |t, blk| blk.forward(t, context.clone()));
-        self.proj_out.forward(tokens_to_map(tokens, [b, c, h, w])) + x
+        conv2d(&self.proj_out, tokens_to_map(tokens, [b, c, h, w])) + x
     }
 }
 

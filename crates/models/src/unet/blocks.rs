@@ -13,6 +13,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::attention::Transformer2DModel;
 use super::resnet::{conv3x3, ResnetBlock2D};
+use crate::fused::conv2d;
 
 /// diffusers' `Downsample2D` with a convolution: 3x3, stride 2.
 #[derive(Module, Debug)]
@@ -34,7 +35,7 @@ impl Downsample2D {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(x)
+        conv2d(&self.conv, x)
     }
 }
 
@@ -61,7 +62,7 @@ impl Upsample2D {
             opts.output_size = Some(size);
             interpolate(x, opts)
         };
-        self.conv.forward(up)
+        conv2d(&self.conv, up)
     }
 }
 

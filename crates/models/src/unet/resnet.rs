@@ -5,7 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use crate::fused::group_norm_silu;
+use crate::fused::{conv2d, group_norm_silu};
 
 /// A 3x3 convolution that keeps the spatial size.
 pub(crate) fn conv3x3(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
@@ -54,7 +54,7 @@ impl ResnetBlock2D {
     /// `temb` must be given exactly when the block was built with a time embedding (a wiring
     /// bug otherwise, not a user input: it panics).
     pub fn forward(&self, x: Tensor<4>, temb: Option<Tensor<2>>) -> Tensor<4> {
-        let mut h = self.conv1.forward(group_norm_silu(&self.norm1, x.clone()));
+        let mut h = conv2d(&self.conv1, group_norm_silu(&self.norm1, x.clone()));
         match (&self.time_emb_proj, temb) {
             (Some(proj), Some(temb)) => {
                 let t = proj.forward(silu(temb));
@@ -64,9 +64,9 @@ impl ResnetBlock2D {
             (None, None) => {}
             (proj, _) => panic!("ResnetBlock2D: time embedding {} but the block was built {}", if proj.is_some() { "missing" } else { "given" }, if proj.is_some() { "with one" } else { "without" }),
         }
-        let h = self.conv2.forward(group_norm_silu(&self.norm2, h));
+        let h = conv2d(&self.conv2, group_norm_silu(&self.norm2, h));
         let skip = match &self.conv_shortcut {
-            Some(c) => c.forward(x),
+            Some(c) => conv2d(c, x),
             None => x,
         };
         let out = skip + h;

@@ -24,7 +24,7 @@ use super::attention::{map_to_tokens, multi_head_attention, tokens_to_map};
 use super::config::UNet2DConditionConfig;
 use super::embeddings::{timestep_embedding, TimestepEmbedding};
 use super::resnet::conv1x1;
-use crate::fused::group_norm;
+use crate::fused::{conv2d, group_norm};
 
 /// Width of one score's sinusoid (official-checkpoint.md: `add_time_proj`, 256 per score).
 pub const SCORE_EMBED_DIM: usize = 256;
@@ -299,9 +299,9 @@ impl RewardConditioning {
     pub fn attend(&self, h: Tensor<4>, r: Tensor<2>, p: Tensor<2>) -> Tensor<4> {
         let [b, c, hh, ww] = h.dims();
         let d = &self.proj_deal;
-        let tokens = map_to_tokens(d.proj_in.forward(group_norm(&d.norm, h.clone())));
+        let tokens = map_to_tokens(conv2d(&d.proj_in, group_norm(&d.norm, h.clone())));
         let kv = Tensor::stack::<3>(vec![self.add_embedding2.forward(r), self.text_linear.forward(p)], 1);
         let tokens = self.ca.forward(tokens, kv);
-        d.proj_out.forward(tokens_to_map(tokens, [b, c, hh, ww])) + h
+        conv2d(&d.proj_out, tokens_to_map(tokens, [b, c, hh, ww])) + h
     }
 }

@@ -11,7 +11,7 @@ use super::embeddings::{timestep_embedding, TimestepEmbedding};
 use super::resnet::conv_same;
 use super::reward::{RewardConditioning, RewardConditioningConfig, RewardInputs};
 use crate::Result;
-use crate::fused::group_norm_silu;
+use crate::fused::{conv2d, group_norm_silu};
 
 #[derive(Module, Debug)]
 pub struct UNet2DConditionModel {
@@ -129,7 +129,7 @@ impl UNet2DConditionModel {
             }
         };
 
-        let mut h = self.conv_in.forward(sample);
+        let mut h = conv2d(&self.conv_in, sample);
         // Step 5: the reward cross-attention right after conv_in.
         if let Some((module, r, p)) = reward {
             h = module.attend(h, r, p);
@@ -153,6 +153,6 @@ impl UNet2DConditionModel {
             h = block.forward(h, &mut skips, temb.clone(), encoder_hidden_states.clone(), up_size);
             features.push(h.clone());
         }
-        (self.conv_out.forward(group_norm_silu(&self.conv_norm_out, h)), features)
+        (conv2d(&self.conv_out, group_norm_silu(&self.conv_norm_out, h)), features)
     }
 }
