@@ -117,17 +117,22 @@ fn print_stages(editor: &Editor, request: &EditRequest, settings: &EditSettings,
         RewardCondition::Given { text, .. } => text.as_str(),
         RewardCondition::Null => "",
     };
-    let timed = |call: &dyn Fn() -> Result<Tensor<4>>| -> Result<f64> {
+    // Each part's median, and the output of its last run (the next part's input).
+    let timed = |call: &dyn Fn() -> Result<Tensor<4>>| -> Result<(f64, Tensor<4>)> {
+        let last = std::cell::RefCell::new(None);
         let run = || -> Result<f64> {
             let t = Instant::now();
             let out = call()?;
-            let _: Vec<f32> = out.sum().cast(DType::F32).into_data().try_to_vec().map_err(|e| anyhow::anyhow!("reading back: {e:?}"))?;
-            Ok(t.elapsed().as_secs_f64())
+            let _: Vec<f32> = out.clone().sum().cast(DType::F32).into_data().try_to_vec().map_err(|e| anyhow::anyhow!("reading back: {e:?}"))?;
+            let seconds = t.elapsed().as_secs_f64();
+            *last.borrow_mut() = Some(out);
+            Ok(seconds)
         };
-        Ok(measure(warmup, iters, run)?.median)
+        let median = measure(warmup, iters, run)?.median;
+        Ok((median, last.into_inner().expect("measure runs the call at least once")))
     };
     let source = || to_tensor(std::slice::from_ref(&fitted), &device);
-    let text = timed(&|| {
+    let (text, _) = timed(&|| {
         // As `denoise`: the instruction, the empty prompt and (with reward modules) the reward text.
         let mut hidden = editor.text.encode(&[instruction], &device)?.hidden.sum() + editor.text.encode(&[""], &device)?.hidden.sum();
         if editor.has_reward() {
@@ -135,16 +140,14 @@ fn print_stages(editor: &Editor, request: &EditRequest, settings: &EditSettings,
         }
         Ok(hidden.reshape([1, 1, 1, 1]))
     })?;
-    let upload = timed(&|| Ok(source()))?;
-    let condition = timed(&|| Ok(editor.space.condition(source())))?;
+    let (upload, _) = timed(&|| Ok(source()))?;
+    let (condition, _) = timed(&|| Ok(editor.space.condition(source())))?;
     let run_denoise = || -> Result<Tensor<4>> {
         let mut noise = NoiseStream::new(settings.seed);
         Ok(denoise(editor, source(), &[instruction], std::slice::from_ref(&request.reward), settings, &mut noise, None, &mut |_, _| {})?)
     };
-    let denoising = timed(&run_denoise)?;
-    let sample = run_denoise()?;
-    let decode = timed(&|| Ok(editor.space.to_images(sample.clone())))?;
-    let decoded = editor.space.to_images(sample.clone());
+    let (denoising, sample) = timed(&run_denoise)?;
+    let (decode, decoded) = timed(&|| Ok(editor.space.to_images(sample.clone())))?;
     let to_host = {
         let run = || -> Result<f64> {
             let t = Instant::now();
