@@ -1,5 +1,5 @@
 //! Does a trained world editor read its instruction? Run by hand:
-//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]`.
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG] [--rewards F,P,Q]`.
 //!
 //! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
 //! training data of the world recipes; another seed gives scenes the editor never saw; training
@@ -16,6 +16,8 @@
 //! samples do not points at the sampling, not at what the model learnt. The mean's following is
 //! also split by edit type; `--mean-only` skips the sampling (minutes) when only the mean matters,
 //! and `--sheet PNG` writes a contact sheet of source | target | mean, one row per triplet.
+//! `--rewards F,P,Q` gives a reward editor those requested scores with the paper's "None" flaw
+//! texts instead of the null reward, everywhere (the claim's condition is `--rewards 5,5,5`).
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -24,8 +26,10 @@ use rand_distr::StandardNormal;
 use rewardedit_models::pipeline::convert::to_images;
 use rewardedit_models::pipeline::{edit, EditRequest, EditSettings, Editor};
 use rewardedit_models::schedulers::SchedulerKind;
+use rewardedit_core::reward::join_flaws;
 use rewardedit_core::{EditType, Reward, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
+use rewardedit_models::unet::RewardInputs;
 use rewardedit_train::data::images_tensor;
 use rewardedit_world::{grid, sample_triplet, Oracle, Triplet, WorldConfig};
 
@@ -92,6 +96,22 @@ fn main() {
         }
         None => None,
     };
+    let condition = match all.iter().position(|a| a == "--rewards") {
+        Some(i) if i + 1 < all.len() => {
+            let spec = all.drain(i..i + 2).nth(1).expect("two drained");
+            let scores: Vec<f32> = spec.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
+            let scores: [f32; 3] = scores.try_into().unwrap_or([f32::NAN; 3]);
+            RewardCondition::given(scores, join_flaws(["None"; 3])).unwrap_or_else(|e| {
+                eprintln!("--rewards {spec}: {e} (three scores in [0, 5], e.g. 5,5,5)");
+                std::process::exit(2)
+            })
+        }
+        Some(_) => {
+            eprintln!("--rewards needs three scores, e.g. 5,5,5");
+            std::process::exit(2);
+        }
+        None => RewardCondition::Null,
+    };
     let mut args = all.into_iter();
     let Some(dir) = args.next() else {
         eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]  (a world editor folder, e.g. checkpoints/world-teacher)");
@@ -116,6 +136,14 @@ fn main() {
     let wrong_prompts: Vec<&str> = (0..n).map(|i| true_prompts[(i + 1) % n]).collect();
     let empty_prompts = vec![""; n];
     let schedule = NoiseSchedule::new(&editor.schedule);
+    let reward_inputs = editor.has_reward().then(|| {
+        let text = match &condition {
+            RewardCondition::Given { text, .. } => text.as_str(),
+            RewardCondition::Null => "",
+        };
+        let pooled = editor.text.encode(&[text], &device).expect("the reward text encodes").pooled;
+        RewardInputs::from_conditions(&vec![condition.clone(); n], pooled.repeat_dim(0, n))
+    });
     let sq = |a: Tensor<4>, b: Tensor<4>| {
         let d = a - b;
         d.clone() * d
@@ -137,7 +165,7 @@ fn main() {
             let hidden = editor.text.encode(prompts, &device).expect("world prompts encode").hidden;
             let input = Tensor::cat(vec![noisy.clone(), source.clone()], 1);
             let tt = Tensor::<1>::from_data(TensorData::new(vec![t as f32; n], [n]), &device);
-            let out = editor.unet.forward(input, tt, hidden, None);
+            let out = editor.unet.forward(input, tt, hidden, reward_inputs.clone());
             let eps = schedule.epsilon_from(out, noisy.clone(), a);
             let x0 = ((noisy.clone() - eps * (1.0 - a).sqrt()) / a.sqrt()).clamp(-1.0, 1.0);
             if t == 999 && name == "true" {
@@ -153,7 +181,11 @@ fn main() {
         }
     }
 
-    println!("\nexact oracle on the same {n} triplets (true instructions, null reward):");
+    let reward_name = match &condition {
+        RewardCondition::Given { scores, .. } => format!("rewards {},{},{}", scores[0], scores[1], scores[2]),
+        RewardCondition::Null => "null reward".into(),
+    };
+    println!("\nexact oracle on the same {n} triplets (true instructions, {reward_name}):");
     let mean_edit = mean_edit.expect("t = 999 was run");
     let mean_rewards = rewards(&triplets, &mean_edit);
     println!("  one-step x0 at t = 999 (the conditional mean): {}", judge(&triplets, &mean_edit, &mean_rewards));
@@ -166,7 +198,7 @@ fn main() {
     if mean_only {
         return;
     }
-    let requests: Vec<EditRequest> = triplets.iter().map(|t| EditRequest { image: t.source.clone(), instruction: t.instruction.text.clone(), reward: RewardCondition::Null }).collect();
+    let requests: Vec<EditRequest> = triplets.iter().map(|t| EditRequest { image: t.source.clone(), instruction: t.instruction.text.clone(), reward: condition.clone() }).collect();
     for scheduler in SchedulerKind::ALL {
         for (text_cfg, image_cfg) in [(1.0, 1.0), (3.0, 1.2)] {
             let settings = EditSettings { steps: 20, text_cfg, image_cfg, reward_cfg: 1.0, seed: 0, scheduler, max_side: None };
