@@ -1,5 +1,5 @@
 //! Does a trained world editor read its instruction? Run by hand:
-//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG] [--rewards F,P,Q]`.
+//! `cargo run --release -p rewardedit-train --example diagnose_editor -- EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG] [--rewards F,P,Q [--reward-text "A; B; C"]]`.
 //!
 //! One denoising step at several timesteps on N world triplets (world seed SEED, default 1: the
 //! training data of the world recipes; another seed gives scenes the editor never saw; training
@@ -17,7 +17,8 @@
 //! also split by edit type; `--mean-only` skips the sampling (minutes) when only the mean matters,
 //! and `--sheet PNG` writes a contact sheet of source | target | mean, one row per triplet.
 //! `--rewards F,P,Q` gives a reward editor those requested scores with the paper's "None" flaw
-//! texts instead of the null reward, everywhere (the claim's condition is `--rewards 5,5,5`).
+//! texts (or `--reward-text "A; B; C"`) instead of the null reward, everywhere (the claim's
+//! condition is `--rewards 5,5,5`).
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -96,12 +97,20 @@ fn main() {
         }
         None => None,
     };
+    let reward_text = match all.iter().position(|a| a == "--reward-text") {
+        Some(i) if i + 1 < all.len() => all.drain(i..i + 2).nth(1).expect("two drained"),
+        Some(_) => {
+            eprintln!("--reward-text needs the three flaw sentences joined by \"; \"");
+            std::process::exit(2);
+        }
+        None => join_flaws(["None"; 3]),
+    };
     let condition = match all.iter().position(|a| a == "--rewards") {
         Some(i) if i + 1 < all.len() => {
             let spec = all.drain(i..i + 2).nth(1).expect("two drained");
             let scores: Vec<f32> = spec.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
             let scores: [f32; 3] = scores.try_into().unwrap_or([f32::NAN; 3]);
-            RewardCondition::given(scores, join_flaws(["None"; 3])).unwrap_or_else(|e| {
+            RewardCondition::given(scores, reward_text.clone()).unwrap_or_else(|e| {
                 eprintln!("--rewards {spec}: {e} (three scores in [0, 5], e.g. 5,5,5)");
                 std::process::exit(2)
             })
@@ -182,7 +191,7 @@ fn main() {
     }
 
     let reward_name = match &condition {
-        RewardCondition::Given { scores, .. } => format!("rewards {},{},{}", scores[0], scores[1], scores[2]),
+        RewardCondition::Given { scores, text } => format!("rewards {},{},{} \"{text}\"", scores[0], scores[1], scores[2]),
         RewardCondition::Null => "null reward".into(),
     };
     println!("\nexact oracle on the same {n} triplets (true instructions, {reward_name}):");
