@@ -191,6 +191,15 @@ impl RewardCondition {
         RewardCondition::Given { scores: [MAX_SCORE; 3], text: join_flaws(["None"; 3]) }
     }
 
+    /// The reward (flaw) text the editor encodes: the given one, or "" for the null reward
+    /// (whose text embedding the null reward replaces anyway).
+    pub fn text(&self) -> &str {
+        match self {
+            RewardCondition::Given { text, .. } => text,
+            RewardCondition::Null => "",
+        }
+    }
+
     /// Requested scores with the given text; every score is validated.
     pub fn given(scores: [f32; 3], text: impl Into<String>) -> Result<Self> {
         for s in scores {

@@ -27,11 +27,11 @@ use rand_distr::StandardNormal;
 use rewardedit_models::pipeline::convert::to_images;
 use rewardedit_models::pipeline::{edit, EditRequest, EditSettings, Editor};
 use rewardedit_models::schedulers::SchedulerKind;
-use rewardedit_core::reward::join_flaws;
+use rewardedit_core::reward::parse_scores;
 use rewardedit_core::{EditType, Reward, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::unet::RewardInputs;
-use rewardedit_train::data::images_tensor;
+use rewardedit_train::data::{images_tensor, inference_reward_text};
 use rewardedit_world::{grid, sample_triplet, Oracle, Triplet, WorldConfig};
 
 /// The exact oracle's reward for each edit of its triplet.
@@ -103,15 +103,13 @@ fn main() {
             eprintln!("--reward-text needs the three flaw sentences joined by \"; \"");
             std::process::exit(2);
         }
-        None => join_flaws(["None"; 3]),
+        None => inference_reward_text(),
     };
     let condition = match all.iter().position(|a| a == "--rewards") {
         Some(i) if i + 1 < all.len() => {
             let spec = all.drain(i..i + 2).nth(1).expect("two drained");
-            let scores: Vec<f32> = spec.split(',').map(|s| s.trim().parse().unwrap_or(f32::NAN)).collect();
-            let scores: [f32; 3] = scores.try_into().unwrap_or([f32::NAN; 3]);
-            RewardCondition::given(scores, reward_text.clone()).unwrap_or_else(|e| {
-                eprintln!("--rewards {spec}: {e} (three scores in [0, 5], e.g. 5,5,5)");
+            parse_scores(&spec).and_then(|scores| RewardCondition::given(scores, reward_text.clone())).unwrap_or_else(|e| {
+                eprintln!("--rewards: {e}");
                 std::process::exit(2)
             })
         }
@@ -123,7 +121,7 @@ fn main() {
     };
     let mut args = all.into_iter();
     let Some(dir) = args.next() else {
-        eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG]  (a world editor folder, e.g. checkpoints/world-teacher)");
+        eprintln!("usage: diagnose_editor EDITOR_DIR [N] [SEED] [--mean-only] [--sheet PNG] [--rewards F,P,Q [--reward-text \"A; B; C\"]]  (a world editor folder, e.g. checkpoints/world-teacher)");
         std::process::exit(2);
     };
     let n: usize = args.next().map_or(64, |s| s.parse().expect("N: a number of triplets"));
@@ -146,11 +144,7 @@ fn main() {
     let empty_prompts = vec![""; n];
     let schedule = NoiseSchedule::new(&editor.schedule);
     let reward_inputs = editor.has_reward().then(|| {
-        let text = match &condition {
-            RewardCondition::Given { text, .. } => text.as_str(),
-            RewardCondition::Null => "",
-        };
-        let pooled = editor.text.encode(&[text], &device).expect("the reward text encodes").pooled;
+        let pooled = editor.text.encode(&[condition.text()], &device).expect("the reward text encodes").pooled;
         RewardInputs::from_conditions(&vec![condition.clone(); n], pooled.repeat_dim(0, n))
     });
     let sq = |a: Tensor<4>, b: Tensor<4>| {

@@ -113,10 +113,7 @@ fn print_stages(editor: &Editor, request: &EditRequest, settings: &EditSettings,
     let device = editor.device();
     let fitted = model_size(editor, &request.image, settings.max_side);
     let instruction = request.instruction.as_str();
-    let reward_text = match &request.reward {
-        RewardCondition::Given { text, .. } => text.as_str(),
-        RewardCondition::Null => "",
-    };
+    let reward_text = request.reward.text();
     // Each part's median, and the output of its last run (the next part's input).
     let timed = |call: &dyn Fn() -> Result<Tensor<4>>| -> Result<(f64, Tensor<4>)> {
         let last = std::cell::RefCell::new(None);

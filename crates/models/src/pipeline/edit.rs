@@ -127,13 +127,7 @@ pub fn denoise(
     let reward_rows = if !editor.has_reward() {
         None
     } else {
-        let texts: Vec<&str> = rewards
-            .iter()
-            .map(|r| match r {
-                RewardCondition::Given { text, .. } => text.as_str(),
-                RewardCondition::Null => "",
-            })
-            .collect();
+        let texts: Vec<&str> = rewards.iter().map(RewardCondition::text).collect();
         let pooled = editor.text.encode(&texts, &device)?.pooled;
         let conditions: Vec<RewardCondition> = branches
             .0
