@@ -85,36 +85,32 @@ fn write_sheet(path: &str, triplets: &[Triplet], edits: &[image::RgbImage]) {
     grid(&rows).save(path).expect("the sheet is written");
 }
 
+/// Removes `flag` and its value from `args`; exits 2 when the value is missing.
+fn take_flag(args: &mut Vec<String>, flag: &str, what: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == flag)?;
+    if i + 1 >= args.len() {
+        eprintln!("{flag} needs {what}");
+        std::process::exit(2);
+    }
+    args.drain(i..i + 2).nth(1)
+}
+
 fn main() {
     let mut all: Vec<String> = std::env::args().skip(1).collect();
     let mean_only = all.iter().any(|a| a == "--mean-only");
     all.retain(|a| a != "--mean-only");
-    let sheet = match all.iter().position(|a| a == "--sheet") {
-        Some(i) if i + 1 < all.len() => Some(all.drain(i..i + 2).nth(1).expect("two drained")),
-        Some(_) => {
-            eprintln!("--sheet needs a PNG path");
-            std::process::exit(2);
-        }
-        None => None,
-    };
-    let reward_text = match all.iter().position(|a| a == "--reward-text") {
-        Some(i) if i + 1 < all.len() => all.drain(i..i + 2).nth(1).expect("two drained"),
-        Some(_) => {
-            eprintln!("--reward-text needs the three flaw sentences joined by \"; \"");
-            std::process::exit(2);
-        }
-        None => inference_reward_text(),
-    };
-    let condition = match all.iter().position(|a| a == "--rewards") {
-        Some(i) if i + 1 < all.len() => {
-            let spec = all.drain(i..i + 2).nth(1).expect("two drained");
-            parse_scores(&spec).and_then(|scores| RewardCondition::given(scores, reward_text.clone())).unwrap_or_else(|e| {
+    let sheet = take_flag(&mut all, "--sheet", "a PNG path");
+    let reward_text = take_flag(&mut all, "--reward-text", "the three flaw sentences joined by \"; \"");
+    let condition = match take_flag(&mut all, "--rewards", "three scores, e.g. 5,5,5") {
+        Some(spec) => {
+            let text = reward_text.unwrap_or_else(inference_reward_text);
+            parse_scores(&spec).and_then(|scores| RewardCondition::given(scores, text)).unwrap_or_else(|e| {
                 eprintln!("--rewards: {e}");
                 std::process::exit(2)
             })
         }
-        Some(_) => {
-            eprintln!("--rewards needs three scores, e.g. 5,5,5");
+        None if reward_text.is_some() => {
+            eprintln!("--reward-text goes with --rewards F,P,Q (the null reward has no text)");
             std::process::exit(2);
         }
         None => RewardCondition::Null,
