@@ -497,6 +497,18 @@ fn eval_runs_an_editor_folder_on_the_world() {
     assert_eq!(edits(&other).len(), 7);
     assert_ne!(edits(&run), edits(&other), "--scheduler ddim gave the editor default's edits");
 
+    // The reward text reaches the editor (alone it keeps the scores at 5,5,5) and the report
+    // records it.
+    let texted = dir.path().join("run-text");
+    let text = "No negative aspects; No unintended changes; No noticeable issues";
+    let base = ["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--steps", "2", "--limit", "7"];
+    ok(&[&base[..], &["--reward-text", text, "--out", p(&texted)]].concat());
+    let report = std::fs::read_to_string(texted.join("report.md")).unwrap();
+    assert!(report.contains(r#"{"kind":"scores","scores":[5.0,5.0,5.0],"text":"No negative aspects;"#), "{report}");
+    assert_ne!(edits(&run), edits(&texted), "--reward-text gave the default text's edits");
+    let err = bad_input(&[&base[..], &["--reward-text", text, "--template", "catalogue", "--out", p(&texted)]].concat());
+    assert!(err.contains("--template"), "{err}");
+
     let out = p(&other);
     let err = bad_input(&["eval", "--benchmark", "world", "--editor", p(&model), "--scorer", "oracle", "--scheduler", "plms", "--out", out]);
     assert!(err.contains("plms"), "{err}");

@@ -19,6 +19,8 @@ pub struct DiffusionEditor {
     pipeline: Mutex<Pipeline>,
     name: String,
     has_reward: bool,
+    /// The reward text of requests that give none.
+    reward_text: String,
 }
 
 impl DiffusionEditor {
@@ -26,9 +28,9 @@ impl DiffusionEditor {
     pub fn open(dir: &Path, device: &Device) -> Result<Self, EditError> {
         let pipeline = Pipeline::load(dir, device)
             .map_err(|e| EditError::InvalidInput(format!("cannot load the editor folder {}: {e}", dir.display())))?;
-        let has_reward = pipeline.has_reward();
+        let (has_reward, reward_text) = (pipeline.has_reward(), pipeline.reward_text());
         let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        Ok(Self { pipeline: Mutex::new(pipeline), name, has_reward })
+        Ok(Self { pipeline: Mutex::new(pipeline), name, has_reward, reward_text })
     }
 
     /// The reward condition for `request`; a UNet without reward modules takes the null reward
@@ -42,7 +44,7 @@ impl DiffusionEditor {
                 .parse::<Template>()
                 .map(|t| t.condition())
                 .map_err(|e| EditError::UnknownTemplate { name: name.clone(), known: e.to_string() }),
-            other => Ok(other.condition().expect("only templates need the editor to resolve them")),
+            other => Ok(other.condition(&self.reward_text).expect("only templates need the editor to resolve them")),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use image::RgbImage;
-use rewardedit_core::RewardCondition;
+use rewardedit_core::{RewardCondition, MAX_SCORE};
 use rewardedit_models::schedulers::SchedulerKind;
 use serde::{Deserialize, Serialize};
 
@@ -28,12 +28,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RewardRequest {
-    /// The editor's own default (for reward-conditioned editors: the paper's 5, 5, 5 with
-    /// "None; None; None", [`RewardCondition::paper_default`]).
+    /// The editor's own default (for reward-conditioned editors: the paper's 5, 5, 5 with the
+    /// editor's reward text, `pipeline::Editor::default_condition`).
     #[default]
     Default,
-    /// Explicit scores `[following, preservation, quality]` in [0, 5] (`--rewards 5,5,5`).
-    Scores { scores: [f32; 3] },
+    /// Explicit scores `[following, preservation, quality]` in [0, 5] (`--rewards 5,5,5`) and
+    /// the reward (flaw) text (`--reward-text`; `None`: the editor's own).
+    Scores {
+        scores: [f32; 3],
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
     /// A named per-axis template (`--template NAME`, e.g. "catalogue" or "ad"); the editor
     /// resolves the name and fails with [`EditError::UnknownTemplate`] if it does not know it.
     Template { name: String },
@@ -43,16 +48,14 @@ pub enum RewardRequest {
 }
 
 impl RewardRequest {
-    /// The reward condition for `Default`, `Scores` (with the paper's "None" text) and `Null`;
-    /// `None` for a template, which only the editor can resolve.
-    pub fn condition(&self) -> Option<RewardCondition> {
+    /// The reward condition for `Default`, `Scores` and `Null`, with `reward_text` (the
+    /// editor's own) where the request gives none; `None` for a template, which only the editor
+    /// can resolve.
+    pub fn condition(&self, reward_text: &str) -> Option<RewardCondition> {
         match self {
-            RewardRequest::Default => Some(RewardCondition::paper_default()),
-            RewardRequest::Scores { scores } => {
-                let RewardCondition::Given { text, .. } = RewardCondition::paper_default() else {
-                    unreachable!("the paper's default condition gives rewards")
-                };
-                Some(RewardCondition::Given { scores: *scores, text })
+            RewardRequest::Default => Some(RewardCondition::Given { scores: [MAX_SCORE; 3], text: reward_text.to_owned() }),
+            RewardRequest::Scores { scores, text } => {
+                Some(RewardCondition::Given { scores: *scores, text: text.clone().unwrap_or_else(|| reward_text.to_owned()) })
             }
             RewardRequest::Template { .. } => None,
             RewardRequest::Null => Some(RewardCondition::Null),
@@ -194,10 +197,17 @@ mod tests {
 
     #[test]
     fn reward_requests_resolve_to_conditions() {
-        assert_eq!(RewardRequest::Default.condition(), Some(RewardCondition::paper_default()));
-        let c = RewardRequest::Scores { scores: [5.0, 3.0, 4.0] }.condition().unwrap();
-        assert_eq!(c, RewardCondition::Given { scores: [5.0, 3.0, 4.0], text: "None; None; None".into() });
-        assert_eq!(RewardRequest::Template { name: "ad".into() }.condition(), None);
-        assert_eq!(RewardRequest::Null.condition(), Some(RewardCondition::Null));
+        let own = "No negative aspects; No unintended changes; No noticeable issues";
+        assert_eq!(RewardRequest::Default.condition(own), Some(RewardCondition::Given { scores: [5.0; 3], text: own.into() }));
+        let c = RewardRequest::Scores { scores: [5.0, 3.0, 4.0], text: None }.condition(own).unwrap();
+        assert_eq!(c, RewardCondition::Given { scores: [5.0, 3.0, 4.0], text: own.into() });
+        let c = RewardRequest::Scores { scores: [5.0; 3], text: Some("a; b; c".into()) }.condition(own).unwrap();
+        assert_eq!(c, RewardCondition::Given { scores: [5.0; 3], text: "a; b; c".into() });
+        // Runs written before the text existed read back as asking for the editor's own.
+        let old: RewardRequest = serde_json::from_str(r#"{"kind":"scores","scores":[5.0,5.0,5.0]}"#).unwrap();
+        assert_eq!(old, RewardRequest::Scores { scores: [5.0; 3], text: None });
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"kind":"scores","scores":[5.0,5.0,5.0]}"#);
+        assert_eq!(RewardRequest::Template { name: "ad".into() }.condition(own), None);
+        assert_eq!(RewardRequest::Null.condition(own), Some(RewardCondition::Null));
     }
 }

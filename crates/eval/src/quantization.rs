@@ -131,7 +131,7 @@ fn norm(t: Tensor<4>) -> f64 {
 }
 
 /// Measures `quantized` against `reference` on `items` with `settings` (item `i` edits with
-/// seed `settings.seed + index`); rewards are the paper's default (5, 5, 5, "None; None; None")
+/// seed `settings.seed + index`); rewards are the editor's default (5, 5, 5 with its reward text)
 /// for reward editors. `progress(done)` is called after each item.
 pub fn measure_drift(reference: &Editor, quantized: &Editor, items: &[BenchmarkItem], settings: &EditSettings, progress: &mut dyn FnMut(usize)) -> Result<Drift> {
     if reference.has_reward() != quantized.has_reward() {
@@ -140,7 +140,7 @@ pub fn measure_drift(reference: &Editor, quantized: &Editor, items: &[BenchmarkI
     if items.is_empty() {
         return Err(EvalError::Config("the calibration set has no items".into()));
     }
-    let reward = if reference.has_reward() { RewardCondition::paper_default() } else { RewardCondition::Null };
+    let reward = if reference.has_reward() { reference.default_condition() } else { RewardCondition::Null };
     let total = reference.schedule.num_train_timesteps;
     let timesteps = vec![total / 10, total / 2, total * 9 / 10];
     let mut per_item = Vec::with_capacity(items.len());

@@ -16,8 +16,8 @@
 //! samples do not points at the sampling, not at what the model learnt. The mean's following is
 //! also split by edit type; `--mean-only` skips the sampling (minutes) when only the mean matters,
 //! and `--sheet PNG` writes a contact sheet of source | target | mean, one row per triplet.
-//! `--rewards F,P,Q` gives a reward editor those requested scores with the paper's "None" flaw
-//! texts (or `--reward-text "A; B; C"`) instead of the null reward, everywhere (the claim's
+//! `--rewards F,P,Q` gives a reward editor those requested scores with its own reward text
+//! (`editor.json`'s, or `--reward-text "A; B; C"`) instead of the null reward, everywhere (the claim's
 //! condition is `--rewards 5,5,5`).
 
 use burn::prelude::*;
@@ -31,7 +31,7 @@ use rewardedit_core::reward::parse_scores;
 use rewardedit_core::{EditType, Reward, RewardCondition};
 use rewardedit_models::schedulers::NoiseSchedule;
 use rewardedit_models::unet::RewardInputs;
-use rewardedit_train::data::{images_tensor, inference_reward_text};
+use rewardedit_train::data::images_tensor;
 use rewardedit_world::{grid, sample_triplet, Oracle, Triplet, WorldConfig};
 
 /// The exact oracle's reward for each edit of its triplet.
@@ -101,19 +101,17 @@ fn main() {
     all.retain(|a| a != "--mean-only");
     let sheet = take_flag(&mut all, "--sheet", "a PNG path");
     let reward_text = take_flag(&mut all, "--reward-text", "the three flaw sentences joined by \"; \"");
-    let condition = match take_flag(&mut all, "--rewards", "three scores, e.g. 5,5,5") {
-        Some(spec) => {
-            let text = reward_text.unwrap_or_else(inference_reward_text);
-            parse_scores(&spec).and_then(|scores| RewardCondition::given(scores, text)).unwrap_or_else(|e| {
-                eprintln!("--rewards: {e}");
-                std::process::exit(2)
-            })
-        }
+    // Scores now, so that bad input exits before the editor loads; the text may be the editor's.
+    let scores = match take_flag(&mut all, "--rewards", "three scores, e.g. 5,5,5") {
+        Some(spec) => Some(parse_scores(&spec).unwrap_or_else(|e| {
+            eprintln!("--rewards: {e}");
+            std::process::exit(2)
+        })),
         None if reward_text.is_some() => {
             eprintln!("--reward-text goes with --rewards F,P,Q (the null reward has no text)");
             std::process::exit(2);
         }
-        None => RewardCondition::Null,
+        None => None,
     };
     let mut args = all.into_iter();
     let Some(dir) = args.next() else {
@@ -127,6 +125,10 @@ fn main() {
         eprintln!("{dir}: {e}");
         std::process::exit(2)
     });
+    let condition = match scores {
+        Some(scores) => RewardCondition::Given { scores, text: reward_text.unwrap_or_else(|| editor.reward_text()) },
+        None => RewardCondition::Null,
+    };
     let world = WorldConfig { size: 32, ..WorldConfig::default() };
     let triplets: Vec<_> = (0..n as u64).map(|i| sample_triplet(&world, seed, i).expect("world triplet")).collect();
     let source = images_tensor(&triplets.iter().map(|t| &t.source).collect::<Vec<_>>(), &device);

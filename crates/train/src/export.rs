@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use rewardedit_core::Reward;
 use rewardedit_models::pipeline::{self, EditSettings, ImageSpace, PromptEncoder};
 use rewardedit_models::schedulers::SchedulerKind;
 
@@ -31,7 +32,11 @@ pub fn to_pipeline(editor: &Editor, config: &EditorConfig, frozen: Option<&Froze
         (Encoders::Frozen { .. }, None, Some(f)) => f.pipeline_parts(),
         _ => return Err(TrainError::Config("an SD editor needs its frozen encoders to sample or be saved".into())),
     };
-    let cfg = pipeline::EditorConfig { space: space.kind(), resolution_multiple: None, defaults };
+    // A world word encoder learns only the words of world data, whose reward texts say "no
+    // flaw" with the paper figure's sentences, never "None".
+    let world_reward = matches!(config.encoders, Encoders::World { .. }) && config.reward.is_some();
+    let reward_text = world_reward.then(|| Reward::perfect().joined_text());
+    let cfg = pipeline::EditorConfig { space: space.kind(), resolution_multiple: None, defaults, reward_text };
     Ok(pipeline::Editor::new(editor.unet, config.unet.clone(), text, space, config.noise.clone(), cfg)?)
 }
 

@@ -1,7 +1,7 @@
 //! Validation grids: a fixed set of held-back triplets edited by the current EMA weights with
 //! the sampling pipeline ([`pipeline::edit`]), one row per triplet:
 //! source | target (the data's edited image) | edit without rewards (the null reward; for a
-//! stage-1 editor, its only edit) | edit at rewards 5,5,5 with "None; None; None" (stage 2).
+//! stage-1 editor, its only edit) | edit at rewards 5,5,5 with the editor's reward text (stage 2).
 //! They sample as the exported editor will ([`settings`]), so a grid shows what users get.
 
 use std::path::Path;
@@ -36,7 +36,7 @@ pub fn write_grid(editor: &Editor, config: &EditorConfig, frozen: Option<&Frozen
     };
     let plain = edit(&editor, &requests(RewardCondition::Null), settings, &mut |_, _| {})?;
     let rewarded = if editor.has_reward() {
-        Some(edit(&editor, &requests(RewardCondition::paper_default()), settings, &mut |_, _| {})?)
+        Some(edit(&editor, &requests(editor.default_condition()), settings, &mut |_, _| {})?)
     } else {
         None
     };

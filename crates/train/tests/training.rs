@@ -263,6 +263,13 @@ fn stage_2_from_a_stage_1_run_trains_and_starts_where_stage_1_ended() {
     let editor = rewardedit_models::pipeline::Editor::load(out.editor_dir.unwrap(), &Device::flex()).unwrap();
     assert!(editor.has_reward());
     assert!(out.losses.iter().all(|l| l.is_finite()));
+    // A world reward editor asks for 5, 5, 5 in its data's words for "no flaw", which its word
+    // encoder learnt, not the paper's "None" (a word world data never holds).
+    let clean = rewardedit_core::Reward::perfect().joined_text();
+    assert_eq!(editor.config.reward_text.as_deref(), Some(clean.as_str()));
+    assert_eq!(editor.default_condition(), rewardedit_core::RewardCondition::Given { scores: [5.0; 3], text: clean });
+    let stage1 = rewardedit_models::pipeline::Editor::load(s1.join("editor"), &Device::flex()).unwrap();
+    assert_eq!(stage1.config.reward_text, None, "an editor without reward modules has no reward text");
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
 
     // Cost does not depend on content; a pattern keeps the input fixed without a seeded RNG.
     let image = RgbImage::from_fn(args.size, args.size, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8]));
-    let reward = if editor.has_reward() { RewardCondition::paper_default() } else { RewardCondition::Null };
+    let reward = if editor.has_reward() { editor.default_condition() } else { RewardCondition::Null };
     let request = EditRequest { image, instruction: "make the sky purple".into(), reward };
     let one = || -> Result<f64> {
         let t = Instant::now();

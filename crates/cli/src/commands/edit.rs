@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use rewardedit_core::image_io::{load_rgb, save_png};
-use rewardedit_core::{parse_scores, validate_instruction, RewardCondition, Template};
+use rewardedit_core::{parse_scores, validate_instruction, RewardCondition, Template, MAX_SCORE};
 use rewardedit_models::pipeline::{edit, EditRequest, Editor};
 
 use crate::backend::{self, BackendKind};
@@ -33,7 +33,8 @@ pub struct Args {
     /// A named reward condition: default, catalogue, creative, clean.
     #[arg(long)]
     pub template: Option<String>,
-    /// Reward (flaw) text; default: the template's ("None; None; None" for default).
+    /// Reward (flaw) text; default: the template's, else the editor's own (`editor.json`
+    /// `reward_text`; the paper's "None; None; None" if it has none).
     #[arg(long)]
     pub reward_text: Option<String>,
     /// Denoising steps.
@@ -53,24 +54,21 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// The reward condition the flags ask for (`None`: the user asked for nothing reward-related).
-fn requested_reward(args: &Args) -> Result<Option<RewardCondition>> {
-    let mut condition = match (&args.rewards, &args.template) {
-        // Scores alone keep the default template's reward text.
-        (Some(r), _) => match Template::Default.condition() {
-            RewardCondition::Given { text, .. } => Some(RewardCondition::Given { scores: parse_scores(r).bad_input()?, text }),
-            RewardCondition::Null => unreachable!("the default template gives rewards"),
+/// What the reward flags ask for, checked: scores and reward text, each `None` where left to the
+/// editor (5, 5, 5 and its own text); `None` when the user asked for nothing reward-related.
+type Requested = Option<(Option<[f32; 3]>, Option<String>)>;
+
+fn requested_reward(args: &Args) -> Result<Requested> {
+    let (scores, text) = match (&args.rewards, &args.template) {
+        (Some(r), _) => (Some(parse_scores(r).bad_input()?), None),
+        (None, Some(t)) => match t.parse::<Template>().bad_input()?.condition() {
+            RewardCondition::Given { scores, text } => (Some(scores), Some(text)),
+            RewardCondition::Null => unreachable!("templates give rewards"),
         },
-        (None, Some(t)) => Some(t.parse::<Template>().bad_input()?.condition()),
-        (None, None) => None,
+        (None, None) => (None, None),
     };
-    if let Some(text) = &args.reward_text {
-        let RewardCondition::Given { text: slot, .. } = condition.get_or_insert_with(RewardCondition::paper_default) else {
-            unreachable!("flags only build Given conditions")
-        };
-        *slot = text.clone();
-    }
-    Ok(condition)
+    let text = args.reward_text.clone().or(text);
+    Ok((scores.is_some() || text.is_some()).then_some((scores, text)))
 }
 
 pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
@@ -96,7 +94,10 @@ pub fn run(args: Args, kind: BackendKind, gpu: usize) -> Result<()> {
     let settings = args.sampler.apply(&settings)?;
 
     let reward = match (editor.has_reward(), requested) {
-        (true, r) => r.unwrap_or_else(RewardCondition::paper_default),
+        (true, None) => editor.default_condition(),
+        (true, Some((scores, text))) => {
+            RewardCondition::Given { scores: scores.unwrap_or([MAX_SCORE; 3]), text: text.unwrap_or_else(|| editor.reward_text()) }
+        }
         (false, None) if args.sampler.reward_cfg.is_none() => RewardCondition::Null,
         (false, _) => {
             return Err(bad_input(format!(

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args as ClapArgs, ValueEnum};
+use rewardedit_core::MAX_SCORE;
 use rewardedit_eval::benchmark::{locate_real_edit, Benchmark, WorldSpec};
 use rewardedit_eval::compare::{compare_table, load_run};
 use rewardedit_eval::report::text_summary;
@@ -48,6 +49,11 @@ pub struct Args {
     /// A named per-axis reward template known to the editor (e.g. catalogue, ad).
     #[arg(long)]
     pub template: Option<String>,
+    /// The reward (flaw) text, three sentences joined by "; " as in training (default: the
+    /// editor's own, `editor.json` `reward_text`, else the paper's "None; None; None"); with the
+    /// scores of --rewards, else 5,5,5.
+    #[arg(long, conflicts_with = "template")]
+    pub reward_text: Option<String>,
     /// Sampling steps (default: the editor's own).
     #[arg(long)]
     pub steps: Option<u32>,
@@ -145,10 +151,11 @@ pub fn run(args: Args, backend: BackendKind, gpu: usize) -> Result<()> {
     args.sampler.apply(&PipelineSettings::default())?;
     let device = crate::backend::device(backend, gpu)?;
     let editor = editor(&args.editor, &device)?;
-    let rewards = match (&args.rewards, &args.template) {
-        (Some(scores), _) => RewardRequest::Scores { scores: *scores },
-        (None, Some(name)) => RewardRequest::Template { name: name.clone() },
-        (None, None) => RewardRequest::Default,
+    let rewards = match (&args.rewards, &args.template, &args.reward_text) {
+        (Some(scores), _, text) => RewardRequest::Scores { scores: *scores, text: text.clone() },
+        (None, Some(name), _) => RewardRequest::Template { name: name.clone() },
+        (None, None, Some(text)) => RewardRequest::Scores { scores: [MAX_SCORE; 3], text: Some(text.clone()) },
+        (None, None, None) => RewardRequest::Default,
     };
     let options = RunOptions {
         settings: EditSettings {

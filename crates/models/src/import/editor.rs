@@ -98,7 +98,7 @@ pub fn load_editor_config(dir: &Path) -> Result<EditorConfig> {
         return read_json(&path);
     }
     let space = if dir.join(VAE_DIR).is_dir() { SpaceKind::Latent } else { SpaceKind::Pixel };
-    Ok(EditorConfig { space, resolution_multiple: None, defaults: Default::default() })
+    Ok(EditorConfig { space, resolution_multiple: None, defaults: Default::default(), reward_text: None })
 }
 
 fn load_world_text(dir: &Path, device: &Device) -> Result<PromptEncoder> {

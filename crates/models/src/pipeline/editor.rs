@@ -3,6 +3,7 @@
 //! with `crate::import::editor`.
 
 use burn::prelude::*;
+use rewardedit_core::{RewardCondition, MAX_SCORE};
 use serde::{Deserialize, Serialize};
 
 use super::guidance::GuidanceScales;
@@ -80,6 +81,12 @@ pub struct EditorConfig {
     /// Settings used where the caller gives none.
     #[serde(default)]
     pub defaults: EditSettings,
+    /// The reward (flaw) text of an edit whose caller gives scores but no text: the words the
+    /// editor's training data uses for "no flaw". `None`: the paper's "None; None; None", which
+    /// CLIP reads close to RewardEdit-20K's no-flaw sentences; a world editor's word encoder never
+    /// reads "None" in training, and asking with it costs its following (PROVENANCE, session 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_text: Option<String>,
 }
 
 /// A loaded editor.
@@ -146,6 +153,18 @@ impl Editor {
     /// Whether the UNet has the reward modules.
     pub fn has_reward(&self) -> bool {
         self.unet.reward.is_some()
+    }
+
+    /// The reward text of an edit asked for by scores alone (`EditorConfig::reward_text`, else
+    /// the paper's).
+    pub fn reward_text(&self) -> String {
+        self.config.reward_text.clone().unwrap_or_else(|| RewardCondition::paper_default().text().to_owned())
+    }
+
+    /// The condition of an edit that asks for nothing: the paper's rewards 5, 5, 5, in the
+    /// editor's own words ([`Self::reward_text`]).
+    pub fn default_condition(&self) -> RewardCondition {
+        RewardCondition::Given { scores: [MAX_SCORE; 3], text: self.reward_text() }
     }
 
     pub fn device(&self) -> Device {

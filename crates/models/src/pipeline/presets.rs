@@ -52,7 +52,7 @@ pub fn world_editor(unet_config: UNet2DConditionConfig, vocab: Vocab, reward: Op
         PromptEncoder::World { encoder, vocab },
         ImageSpace::Pixel,
         NoiseScheduleConfig::default(),
-        EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults: Default::default() },
+        EditorConfig { space: SpaceKind::Pixel, resolution_multiple: None, defaults: Default::default(), reward_text: None },
     )
 }
 
@@ -79,6 +79,6 @@ pub fn sd15_editor(tokenizer_dir: &Path, reward: Option<&RewardConditioningConfi
         text,
         space,
         NoiseScheduleConfig::default(),
-        EditorConfig { space: SpaceKind::Latent, resolution_multiple: None, defaults: Default::default() },
+        EditorConfig { space: SpaceKind::Latent, resolution_multiple: None, defaults: Default::default(), reward_text: None },
     )
 }

@@ -54,7 +54,7 @@ impl Job {
             Purpose::Sweep { axis, level } => {
                 let mut scores = [5.0; 3];
                 scores[axis.index()] = f32::from(level);
-                RewardRequest::Scores { scores }
+                RewardRequest::Scores { scores, text: None }
             }
         }
     }

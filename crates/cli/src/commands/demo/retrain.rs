@@ -213,6 +213,7 @@ fn run_step(step: &Step, backend: BackendKind, gpu: usize) -> Result<()> {
                 scorer: ScorerChoice::Oracle { noise: None },
                 rewards: None,
                 template: None,
+                reward_text: None,
                 steps: *steps,
                 max_side: None,
                 sampler: Default::default(),
