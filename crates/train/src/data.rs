@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rewardedit_core::formats::{read_examples, FormatSpec};
 use rewardedit_core::image_io::{load_rgb, probe, resize_to, target_size, ImageLimits};
-use rewardedit_core::reward::join_flaws;
+use rewardedit_core::RewardCondition;
 use rewardedit_core::{EditExample, Reward};
 use rewardedit_world::{sample_triplet, WorldConfig};
 use serde::{Deserialize, Serialize};
@@ -97,11 +97,6 @@ impl TrainExample {
     }
 }
 
-/// The paper's inference reward text (`"None; None; None"`), always in the vocabulary.
-pub fn inference_reward_text() -> String {
-    join_flaws(["None"; 3])
-}
-
 /// One size class of a folder data set.
 #[derive(Debug, Clone)]
 pub struct Bucket {
@@ -158,7 +153,9 @@ impl Dataset {
 
     /// Texts the word vocabulary is built from: instructions, reward texts, the inference text.
     pub fn vocab_texts(&self) -> Result<Vec<String>> {
-        let mut texts = vec![inference_reward_text()];
+        // The paper's "None; None; None" stays in every vocabulary (SD editors are asked with it;
+        // dropping it would renumber the words of every world run).
+        let mut texts = vec![RewardCondition::paper_default().text().to_owned()];
         match self {
             Dataset::World { world, seed, vocab_samples, n, .. } => {
                 for i in 0..(*vocab_samples).min(n.unwrap_or(u64::MAX)) {
