@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use rewardedit_models::import::editor::load_editor_config;
-use rewardedit_models::schedulers::{NoiseSchedule, PredictionType};
+use rewardedit_models::schedulers::{NoiseSchedule, PredictionType, SchedulerKind};
 use rewardedit_models::unet::DownBlockType;
 use rewardedit_train::batch::{mse, timestep_values, NoisedBatch};
 use rewardedit_train::data::Dataset;
-use rewardedit_train::distill::loss::RoundPlan;
+use rewardedit_train::distill::loss::{sampler_timesteps, RoundPlan};
 use rewardedit_train::distill::student::{copy_matching, student_config};
-use rewardedit_train::distill::{ddim, distill, DistillRecipe};
+use rewardedit_train::distill::{ddim, distill, CompressTimesteps, DistillRecipe};
 use rewardedit_train::editor::{Editor, EditorConfig, Encoders};
 use rewardedit_train::export::save_editor_with;
 use rewardedit_train::recipe::{SamplingDefaults, TrainRecipe};
@@ -169,6 +169,33 @@ fn compression_narrows_the_student_teacher_gap() {
 }
 
 #[test]
+fn compression_can_train_at_the_timesteps_the_student_samples_with() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = teacher(tmp.path());
+    let (t_config, _) = Editor::open_dir(&teacher_dir, 0.1, &Device::flex()).unwrap();
+    // Euler-A's linspace plan rounded to training timesteps: where a 5-step student samples.
+    assert_eq!(sampler_timesteps(SchedulerKind::EulerA, &t_config.noise, 5), [999, 749, 500, 250, 0]);
+    assert_eq!(sampler_timesteps(SchedulerKind::Ddim, &t_config.noise, 4), [751, 501, 251, 1], "DDIM's leading plan, offset 1");
+
+    let recipe = student_recipe(&teacher_dir, |r| {
+        r.progressive.rounds = 0;
+        r.sampling.scheduler = Some(SchedulerKind::EulerA);
+        r.sampling.steps = Some(2);
+        r.compress.timesteps = CompressTimesteps::Sampler;
+    });
+    let out = tmp.path().join("student");
+    let dir = distill(&recipe, &out, &TrainOptions::default(), &device(), &mut |_| {}).unwrap().editor_dir.unwrap();
+    let defaults = load_editor_config(&dir).unwrap().defaults;
+    assert_eq!((defaults.steps, defaults.scheduler), (2, SchedulerKind::EulerA));
+    let resolved = std::fs::read_to_string(out.join("compress").join("recipe.toml")).unwrap();
+    assert!(resolved.contains("timesteps = \"sampler\""), "{resolved}");
+    // Recipes without the option resolve as before, so their runs still resume.
+    let uniform = student_recipe(&teacher_dir, |r| r.progressive.rounds = 0);
+    assert!(!uniform.resolved_toml().unwrap().contains("timesteps"));
+}
+
+#[test]
 fn one_progressive_round_makes_one_student_step_match_two_teacher_steps() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
@@ -271,6 +298,8 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
     assert_eq!(DistillRecipe::from_toml(&STUDENT.replace("rounds = 1", "rounds = 0")).unwrap().student_steps(), 4, "the teacher's steps by default");
     let zero = compressed.replace("steps = 2\n", "steps = 0\n");
     assert!(DistillRecipe::from_toml(&zero).unwrap_err().to_string().contains("sampling.steps must be positive"));
+    let sampler_with_rounds = STUDENT.replace("[compress]\n", "[compress]\ntimesteps = \"sampler\"\n");
+    assert!(DistillRecipe::from_toml(&sampler_with_rounds).unwrap_err().to_string().contains("progressive.rounds = 0"));
     let bad = STUDENT.replace("teacher_steps = 4", "teacher_steps = 3");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("teacher_steps"));
     let narrow = STUDENT.replace("block_out_channels = [8, 16]", "block_out_channels = [4, 8]\nnorm_num_groups = 4");

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use rewardedit_models::schedulers::NoiseSchedule;
+use rewardedit_models::schedulers::{NoiseSchedule, NoiseScheduleConfig, SchedulerKind};
 
 use super::ddim;
 use super::recipe::CompressConfig;
@@ -54,20 +54,36 @@ pub fn feature_loss(student: &[Tensor<4>], teacher: &[Tensor<4>]) -> Option<Tens
     (n > 0).then(|| Tensor::cat(pairs, 0).sum() / n as f32)
 }
 
-/// Phase 1: output distillation + attention transfer + the ordinary denoising loss.
+/// The training timesteps a sampler visits with `steps` steps, noisiest first, each rounded to
+/// the nearest training timestep (Euler-A's linspace plan has fractional ones).
+pub fn sampler_timesteps(kind: SchedulerKind, noise: &NoiseScheduleConfig, steps: usize) -> Vec<usize> {
+    let mut scheduler = kind.build(noise);
+    scheduler.set_timesteps(steps);
+    let last = scheduler.schedule().num_train_timesteps() - 1;
+    let mut ts: Vec<usize> = scheduler.timesteps().iter().map(|&t| (t.round().max(0.0) as usize).min(last)).collect();
+    ts.dedup();
+    ts
+}
+
+/// Phase 1: output distillation + attention transfer + the ordinary denoising loss, at uniform
+/// timesteps or, where `at` is given, at one of those per row.
 #[allow(clippy::too_many_arguments)]
 pub fn compress_loss(
     student: &Editor,
     config: &EditorConfig,
     teacher: &Teacher,
     weights: &CompressConfig,
+    at: Option<&[usize]>,
     schedule: &NoiseSchedule,
     dropout: &DropoutConfig,
     batch: &[TrainExample],
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut TimestepSampling::Uniform.sampler(schedule.num_train_timesteps()), rng, device)?;
+    let mut uniform = TimestepSampling::Uniform.sampler(schedule.num_train_timesteps());
+    let mut listed = |rng: &mut ChaCha8Rng| at.map_or(0, |ts| ts[rng.random_range(0..ts.len())]);
+    let pick_t: &mut dyn FnMut(&mut ChaCha8Rng) -> usize = if at.is_some() { &mut listed } else { &mut uniform };
+    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, pick_t, rng, device)?;
     let t = timestep_values(&nb.timesteps);
     let (t_out, t_feat) = teacher.predict(&nb.conditions.without_autodiff(), nb.noisy.clone(), &t, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);

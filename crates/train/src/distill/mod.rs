@@ -22,14 +22,14 @@ use rewardedit_models::pipeline::EditSettings;
 use rewardedit_models::schedulers::SchedulerKind;
 use rewardedit_models::schedulers::NoiseSchedule;
 
-pub use recipe::DistillRecipe;
+pub use recipe::{CompressTimesteps, DistillRecipe};
 
 use crate::data::Dataset;
 use crate::editor::{Editor, EditorConfig};
 use crate::recipe::{OptimConfig, SamplingDefaults};
 use crate::trainer::{draw_rng, fit, frozen_encoders, open_run, resume_state, validation_examples, FitSpec, TrainEvent, TrainOptions, TrainState, EDITOR_DIR};
 use crate::{Result, TrainError};
-use loss::{compress_loss, progressive_loss, RoundPlan, Teacher};
+use loss::{compress_loss, progressive_loss, sampler_timesteps, RoundPlan, Teacher};
 
 /// What [`distill`] tells its caller besides the training events.
 #[derive(Debug, Clone)]
@@ -120,18 +120,24 @@ pub fn distill(recipe: &DistillRecipe, out: &Path, options: &TrainOptions, devic
         let plan = phase.round_steps.map(|n| RoundPlan::new(&schedule, n));
         let o = &phase.optim;
         let validation = validation_examples(data, o, &recipe.run)?;
+        // The compression phase samples as its teacher does, unless it is the last phase.
+        let compress_steps = if recipe.progressive.rounds == 0 { recipe.student_steps() } else { recipe.teacher_steps };
+        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(compress_steps), &recipe.sampling)?;
+        let at = match recipe.compress.timesteps {
+            CompressTimesteps::Uniform => None,
+            CompressTimesteps::Sampler => {
+                Some(sampler_timesteps(sampling.scheduler.unwrap_or_default(), &config.noise, sampling.steps.unwrap_or(compress_steps)))
+            }
+        };
         let mut loss = |model: &Editor, draw: u64| {
             let batch = data.batch(o.seed, draw, o.batch_size)?;
             let rng = &mut draw_rng(o.seed, draw);
             match &plan {
-                None => compress_loss(model, &config, &teacher, &recipe.compress, &schedule, &recipe.dropout, &batch, rng, device),
+                None => compress_loss(model, &config, &teacher, &recipe.compress, at.as_deref(), &schedule, &recipe.dropout, &batch, rng, device),
                 Some(plan) => progressive_loss(model, &config, &teacher, plan, &schedule, &recipe.dropout, &batch, rng, device),
             }
         };
         let start = state.start;
-        // The compression phase samples as its teacher does, unless it is the last phase.
-        let compress_steps = if recipe.progressive.rounds == 0 { recipe.student_steps() } else { recipe.teacher_steps };
-        let sampling = student_sampling(&recipe.teacher, phase.round_steps.unwrap_or(compress_steps), &recipe.sampling)?;
         let spec = FitSpec { optim: o, run: &recipe.run, stop_after: budget, sampling: &sampling, frozen };
         let outcome = fit(&spec, &dir, state, &validation, &mut loss, &mut |e| events(DistillEvent::Train(e)))?;
         budget = budget.map(|b| b.saturating_sub(outcome.step - start));

@@ -85,11 +85,34 @@ pub struct CompressConfig {
     pub feature: f64,
     /// Weight of the ordinary denoising loss (MSE to the data's target).
     pub denoise: f64,
+    /// Which timesteps the losses are taken at.
+    #[serde(skip_serializing_if = "CompressTimesteps::is_uniform")]
+    pub timesteps: CompressTimesteps,
 }
 
 impl Default for CompressConfig {
     fn default() -> Self {
-        CompressConfig { steps: 1000, lr: 1e-3, output: 1.0, feature: 1.0, denoise: 0.5 }
+        CompressConfig { steps: 1000, lr: 1e-3, output: 1.0, feature: 1.0, denoise: 0.5, timesteps: CompressTimesteps::Uniform }
+    }
+}
+
+/// The timesteps compression trains the student at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressTimesteps {
+    /// Every training timestep equally often: a student that samples well with any step count.
+    #[default]
+    Uniform,
+    /// Only the timesteps the student's own sampler visits (its scheduler and steps, rounded to
+    /// training timesteps): a small student spends all its capacity where it is used, and
+    /// samples worse with other step counts. Only without progressive rounds, whose students
+    /// sample on other timesteps.
+    Sampler,
+}
+
+impl CompressTimesteps {
+    fn is_uniform(&self) -> bool {
+        *self == CompressTimesteps::Uniform
     }
 }
 
@@ -148,6 +171,9 @@ impl DistillRecipe {
         let c = &self.compress;
         if [c.output, c.feature, c.denoise].iter().any(|w| !(w.is_finite() && *w >= 0.0)) || c.output + c.feature + c.denoise == 0.0 {
             return bad("compress: the loss weights output, feature, denoise must be >= 0 and not all 0".into());
+        }
+        if c.timesteps == CompressTimesteps::Sampler && self.progressive.rounds > 0 {
+            return bad("compress.timesteps = \"sampler\" trains the student at the timesteps it samples with, and progressive rounds change them: set progressive.rounds = 0, or compress.timesteps = \"uniform\"".into());
         }
         if !(0.0..=1.0).contains(&self.null_dropout) {
             return bad(format!("null_dropout = {} must be in [0, 1]", self.null_dropout));
