@@ -282,7 +282,7 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
         .filter(|n| n.starts_with("world-student") && n.ends_with(".toml"))
         .collect();
     names.sort();
-    assert_eq!(names, ["world-student-lite.toml", "world-student.toml"]);
+    assert_eq!(names, ["world-student-lite.toml", "world-student-long-2.toml", "world-student-long.toml", "world-student.toml"]);
     for name in &names {
         let r = DistillRecipe::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.student_steps(), 5, "{name}");
@@ -290,6 +290,14 @@ fn the_world_student_recipe_parses_and_bad_recipes_are_refused() {
     }
     let lite = DistillRecipe::load(&dir.join("world-student-lite.toml")).unwrap();
     assert!(lite.student_warm_start.is_some() && lite.student.contains_key("down_block_types"));
+    // The long student continues the light one: the same shape, against the long teacher.
+    let long = DistillRecipe::load(&dir.join("world-student-long.toml")).unwrap();
+    assert_eq!(long.student, lite.student);
+    assert_eq!(long.student_init.as_deref(), Some(Path::new("runs/world-student-lite/editor")));
+    let long_2 = DistillRecipe::load(&dir.join("world-student-long-2.toml")).unwrap();
+    assert_eq!((&long_2.student, &long_2.teacher), (&lite.student, &long.teacher));
+    assert_eq!(long_2.student_init.as_deref(), Some(Path::new("runs/world-student-long/editor")));
+    assert_eq!(long_2.compress.timesteps, CompressTimesteps::Sampler);
     let bad = format!("{STUDENT}\n[sampling]\nsteps = 2\n");
     assert!(DistillRecipe::from_toml(&bad).unwrap_err().to_string().contains("leave sampling.steps out"));
     // Without rounds a compressed student may sample with fewer steps than its teacher.
