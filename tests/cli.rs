@@ -153,10 +153,10 @@ fn data_check_names_a_bad_file_and_lists_it_with_skip_bad() {
 /// committed names and a copy of the committed student scorer; `skip` names a folder left out.
 fn demo_checkpoints(dir: &Path, skip: Option<&str>) -> PathBuf {
     let root = dir.join("checkpoints");
-    for name in ["world-baseline", "world-teacher", "world-student", "world-student-int8"].into_iter().filter(|n| Some(*n) != skip) {
+    for name in ["world-baseline-long", "world-teacher-long", "world-student-long", "world-student-long-int8"].into_iter().filter(|n| Some(*n) != skip) {
         let out = root.join(name);
         let mut args = vec!["model", "init", "--preset", "world-tiny", "--out", p(&out)];
-        if name == "world-baseline" {
+        if name == "world-baseline-long" {
             args.push("--no-reward");
         }
         ok(&args);
@@ -277,9 +277,9 @@ fn same_numbers(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 #[test]
 fn demo_names_each_missing_checkpoint_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = demo_checkpoints(dir.path(), Some("world-student-int8"));
+    let ckpt = demo_checkpoints(dir.path(), Some("world-student-long-int8"));
     let err = bad_input(&["demo", "--quick", "--checkpoints", p(&ckpt), "--out", p(&dir.path().join("demo"))]);
-    assert!(err.contains("1 of 5") && err.contains("world-student-int8") && !err.contains("world-teacher "), "{err}");
+    assert!(err.contains("1 of 5") && err.contains("world-student-long-int8") && !err.contains("world-teacher-long "), "{err}");
     assert!(err.contains("--retrain") && err.contains("PROVENANCE.md"), "{err}");
     assert!(!dir.path().join("demo").join("summary.json").exists(), "no summary without every model");
 }
@@ -297,7 +297,12 @@ fn demo_retrain_lists_the_whole_pipeline() {
         "rewardedit distill-editor --recipe",
         "world-student.toml",
         "world-student-lite.toml --out runs/world-student-lite --resume",
-        "--model runs/world-student-lite/editor --scheme int8",
+        // The long pair and its student, which the demo evaluates.
+        "world-teacher-stage1-long.toml --out runs/world-teacher-stage1-long --resume (stopping at step 7500",
+        "world-teacher-stage2-long.toml --out runs/world-teacher-stage2-long --resume",
+        "world-student-long.toml --out runs/world-student-long --resume",
+        "world-student-long-2.toml --out runs/world-student-long-2 --resume",
+        "--model runs/world-student-long-2/editor --scheme int8 --out runs/world-student-long-int8/editor",
         "distill-scorer",
         "world-scorer.toml",
         // Editor outputs the scorer trains on, made before it (its recipe's [[extra_data]]).
@@ -308,6 +313,14 @@ fn demo_retrain_lists_the_whole_pipeline() {
         assert!(listing.contains(part), "{part}: {listing}");
     }
     assert!(!out.join("retrain").exists(), "a dry run starts nothing");
+    // The demo evaluates the long pair and its students, made after the light student.
+    let evaluated = &listing[listing.find("then: the demo's evaluation").unwrap()..];
+    for (slot, run) in [("baseline", "world-teacher-stage1-long"), ("teacher", "world-teacher-stage2-long"), ("student", "world-student-long-2"), ("student_int8", "world-student-long-int8")] {
+        let line = evaluated.lines().find(|l| l.trim_start().starts_with(&format!("{slot} "))).unwrap_or_else(|| panic!("{slot}: {listing}"));
+        assert!(line.ends_with(&format!("runs/{run}/editor")), "{line}");
+    }
+    let at = |s: &str| listing.find(s).unwrap();
+    assert!(at("world-student-lite.toml") < at("world-student-long.toml") && at("world-student-long.toml") < at("world-student-long-2.toml"), "{listing}");
     assert!(listing.find("scorer-edits/teacher-10").unwrap() < listing.find("distill-scorer").unwrap(), "{listing}");
     // Every manifest the scorer recipe trains on is a folder some earlier step writes.
     let recipe: toml::Table = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recipes/world-scorer.toml")).unwrap().parse().unwrap();

@@ -49,8 +49,8 @@ const QUICK: Sizes = Sizes { items: 7, sweep_items: 1, steps: Some(2) };
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// The checkpoints folder (world-baseline/, world-teacher/, world-student/,
-    /// world-student-int8/, student-scorer/); default: checkpoints/ of the repository holding
+    /// The checkpoints folder (world-baseline-long/, world-teacher-long/, world-student-long/,
+    /// world-student-long-int8/, student-scorer/); default: checkpoints/ of the repository holding
     /// the current folder.
     #[arg(long)]
     pub checkpoints: Option<PathBuf>,

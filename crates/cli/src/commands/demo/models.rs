@@ -42,10 +42,10 @@ impl Slot {
     pub fn folder(self) -> Option<&'static str> {
         match self {
             Slot::Noop => None,
-            Slot::Baseline => Some("world-baseline"),
-            Slot::Teacher => Some("world-teacher"),
-            Slot::Student => Some("world-student"),
-            Slot::StudentInt8 => Some("world-student-int8"),
+            Slot::Baseline => Some("world-baseline-long"),
+            Slot::Teacher => Some("world-teacher-long"),
+            Slot::Student => Some("world-student-long"),
+            Slot::StudentInt8 => Some("world-student-long-int8"),
         }
     }
 

@@ -62,7 +62,15 @@ const STAGE2: &str = "world-teacher-stage2";
 const STUDENT: &str = "world-student";
 /// The committed student: `STUDENT` without its 16 x 16 transformers, warm-started from it.
 const STUDENT_LITE: &str = "world-student-lite";
-const STUDENT_INT8: &str = "world-student-int8";
+/// The long pair (the demo's baseline and teacher): stage 1 continued on fresh scenes, and a
+/// stage 2 branched from its middle, so both have had as many steps past `BASELINE`.
+const STAGE1_LONG: &str = "world-teacher-stage1-long";
+const STAGE2_LONG: &str = "world-teacher-stage2-long";
+/// The demo's student: `STUDENT_LITE` compressed further against the long teacher, in two runs
+/// (the second at the student's own sampler timesteps).
+const STUDENT_LONG: &str = "world-student-long";
+const STUDENT_LONG_2: &str = "world-student-long-2";
+const STUDENT_INT8: &str = "world-student-long-int8";
 const SCORER: &str = "world-scorer";
 /// The training split the editors edit for the scorer (`[[extra_data]]` of its recipe).
 const SCORER_EDITS_SPEC: &str = "eval/world-scorer-edits.toml";
@@ -73,20 +81,25 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
     let recipe = |name: &str| recipes.join(format!("{name}.toml"));
     let run = |name: &str| PathBuf::from("runs").join(name);
     let spec = root.join(SCORER_EDITS_SPEC);
-    for file in [STAGE1, BASELINE, STAGE2, STUDENT, STUDENT_LITE, SCORER].map(recipe).into_iter().chain([spec.clone()]) {
+    for file in [STAGE1, BASELINE, STAGE2, STUDENT, STUDENT_LITE, STAGE1_LONG, STAGE2_LONG, STUDENT_LONG, STUDENT_LONG_2, SCORER].map(recipe).into_iter().chain([spec.clone()]) {
         if !file.is_file() {
             return Err(bad_input(format!("--retrain needs {}, which does not exist", file.display())));
         }
     }
     // Stage 2 and the baseline start from a stage-1 checkpoint; when they name one step, stage 1
     // stops there, as the recipes' provenance did.
-    let mut stop_at = None;
-    for name in [BASELINE, STAGE2] {
-        let r = TrainRecipe::load(&recipe(name)).bad_input()?;
-        if let Init::Checkpoint { path, .. } = &r.init {
-            stop_at = stop_at.max(step_of(path));
+    let branch_step = |names: &[&str]| -> Result<Option<u64>> {
+        let mut at = None;
+        for name in names {
+            let r = TrainRecipe::load(&recipe(name)).bad_input()?;
+            if let Init::Checkpoint { path, .. } = &r.init {
+                at = at.max(step_of(path));
+            }
         }
-    }
+        Ok(at)
+    };
+    let stop_at = branch_step(&[BASELINE, STAGE2])?;
+    let long_branch = branch_step(&[STAGE2_LONG])?;
     let steps = vec![
         Step { what: "teacher stage 1 (InstructPix2Pix)", action: Action::Train { recipe: recipe(STAGE1), out: run(STAGE1), stop_at } },
         Step { what: "baseline (stage 1 continued, no rewards)", action: Action::Train { recipe: recipe(BASELINE), out: run(BASELINE), stop_at: None } },
@@ -96,7 +109,27 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
             what: "light student editor (its 16 x 16 transformers removed)",
             action: Action::DistillEditor { recipe: recipe(STUDENT_LITE), out: run(STUDENT_LITE) },
         },
-        Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT_LITE).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
+        Step {
+            what: "teacher stage 1 long (fresh scenes), to where stage 2 long branches",
+            action: Action::Train { recipe: recipe(STAGE1_LONG), out: run(STAGE1_LONG), stop_at: long_branch },
+        },
+        Step {
+            what: "reward-conditioned teacher long (stage 2 from stage 1 long)",
+            action: Action::Train { recipe: recipe(STAGE2_LONG), out: run(STAGE2_LONG), stop_at: None },
+        },
+        Step {
+            what: "baseline long (stage 1 long to its end: as many steps as the teacher)",
+            action: Action::Train { recipe: recipe(STAGE1_LONG), out: run(STAGE1_LONG), stop_at: None },
+        },
+        Step {
+            what: "long student editor (the light student against the long teacher)",
+            action: Action::DistillEditor { recipe: recipe(STUDENT_LONG), out: run(STUDENT_LONG) },
+        },
+        Step {
+            what: "long student editor, at its sampler's timesteps",
+            action: Action::DistillEditor { recipe: recipe(STUDENT_LONG_2), out: run(STUDENT_LONG_2) },
+        },
+        Step { what: "int8 student editor", action: Action::Int8 { model: run(STUDENT_LONG_2).join(EDITOR_DIR), out: run(STUDENT_INT8).join(EDITOR_DIR) } },
         Step {
             what: "editor outputs for the scorer: the student's",
             action: Action::ScorerEdits { spec: spec.clone(), editor: run(STUDENT).join(EDITOR_DIR), steps: None, limit: None, out: run("scorer-edits/student") },
@@ -108,9 +141,9 @@ pub fn plan(root: &Path, dir: &Path) -> Result<Plan> {
         Step { what: "student scorer (fp32 + int8)", action: Action::DistillScorer { recipe: recipe(SCORER), out: run(SCORER) } },
     ];
     let editors = vec![
-        (Slot::Baseline, dir.join(run(BASELINE)).join(EDITOR_DIR)),
-        (Slot::Teacher, dir.join(run(STAGE2)).join(EDITOR_DIR)),
-        (Slot::Student, dir.join(run(STUDENT_LITE)).join(EDITOR_DIR)),
+        (Slot::Baseline, dir.join(run(STAGE1_LONG)).join(EDITOR_DIR)),
+        (Slot::Teacher, dir.join(run(STAGE2_LONG)).join(EDITOR_DIR)),
+        (Slot::Student, dir.join(run(STUDENT_LONG_2)).join(EDITOR_DIR)),
         (Slot::StudentInt8, dir.join(run(STUDENT_INT8)).join(EDITOR_DIR)),
     ];
     let scorer = dir.join(run(SCORER)).join(distill::STUDENT_DIR);
