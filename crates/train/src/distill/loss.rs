@@ -80,10 +80,11 @@ pub fn compress_loss(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<Tensor<1>> {
-    let mut uniform = TimestepSampling::Uniform.sampler(schedule.num_train_timesteps());
-    let mut listed = |rng: &mut ChaCha8Rng| at.map_or(0, |ts| ts[rng.random_range(0..ts.len())]);
-    let pick_t: &mut dyn FnMut(&mut ChaCha8Rng) -> usize = if at.is_some() { &mut listed } else { &mut uniform };
-    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, pick_t, rng, device)?;
+    let mut pick_t: Box<dyn FnMut(&mut ChaCha8Rng) -> usize + '_> = match at {
+        Some(ts) => Box::new(move |rng: &mut ChaCha8Rng| ts[rng.random_range(0..ts.len())]),
+        None => Box::new(TimestepSampling::Uniform.sampler(schedule.num_train_timesteps())),
+    };
+    let nb = NoisedBatch::draw(batch, schedule, dropout, config.reward.is_some(), teacher.frozen, &mut *pick_t, rng, device)?;
     let t = timestep_values(&nb.timesteps);
     let (t_out, t_feat) = teacher.predict(&nb.conditions.without_autodiff(), nb.noisy.clone(), &t, device)?;
     let target = schedule.training_target(nb.edited.clone(), nb.noise.clone(), &nb.timesteps);
